@@ -1,0 +1,6 @@
+//! The book catalogue.
+
+pub mod api;
+pub mod repository;
+pub mod schema;
+pub mod service;

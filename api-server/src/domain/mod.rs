@@ -1,0 +1,35 @@
+//! Validated domain types shared by every layer.
+//!
+//! Each type parses untrusted input once and is valid from then on; the API layer
+//! converts request fields into these types and the repositories store them as they are.
+
+pub mod email;
+pub mod money;
+pub mod order_status;
+pub mod page;
+pub mod password;
+pub mod quantity;
+pub mod text;
+
+pub use email::Email;
+pub use money::Money;
+pub use order_status::OrderStatus;
+pub use page::{Page, PageRequest};
+pub use password::Password;
+pub use quantity::Quantity;
+
+/// One rejected input field: the field's name as the client sent it and why it was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}

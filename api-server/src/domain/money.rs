@@ -1,0 +1,142 @@
+//! Exact money: integer cents inside, a two-decimal string on the wire.
+
+use std::fmt;
+
+/// The largest amount a single price may have: 1,000,000.00. Together with the quantity
+/// cap this keeps every order total far inside `i64` cents.
+pub const MAX_PRICE_CENTS: i64 = 100_000_000;
+
+/// An exact, non-negative amount of money in cents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Money(i64);
+
+impl Money {
+    pub const fn from_cents(cents: i64) -> Self {
+        Self(cents)
+    }
+
+    pub const fn cents(self) -> i64 {
+        self.0
+    }
+
+    /// Parses a plain decimal such as `"12"`, `"12.5"` or `"12.50"`: digits, then at
+    /// most two fraction digits. Signs, exponents and separators are rejected, so no
+    /// input is ever rounded.
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        const FORMAT: &str =
+            "must be a decimal amount with at most 2 fraction digits, e.g. \"12.50\"";
+        let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
+        let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if whole.is_empty() || !digits(whole) || !digits(fraction) || raw.ends_with('.') {
+            return Err(FORMAT);
+        }
+        if fraction.len() > 2 {
+            return Err("must have at most 2 fraction digits");
+        }
+        let whole = whole.trim_start_matches('0');
+        if whole.len() > 12 {
+            return Err("is too large");
+        }
+        let whole: i64 = if whole.is_empty() {
+            0
+        } else {
+            whole.parse().map_err(|_| FORMAT)?
+        };
+        let fraction: i64 = format!("{fraction:0<2}").parse().map_err(|_| FORMAT)?;
+        Ok(Self(whole * 100 + fraction))
+    }
+
+    /// A price: strictly positive and at most [`MAX_PRICE_CENTS`].
+    pub fn parse_price(raw: &str) -> Result<Self, &'static str> {
+        Self::parse(raw)?.as_price()
+    }
+
+    /// `self` if it is a valid price: strictly positive and at most [`MAX_PRICE_CENTS`].
+    pub fn as_price(self) -> Result<Self, &'static str> {
+        if self.0 == 0 {
+            return Err("must be greater than 0");
+        }
+        if self.0 > MAX_PRICE_CENTS {
+            return Err("must be at most 1000000.00");
+        }
+        Ok(self)
+    }
+
+    /// `self × n`, or `None` on overflow.
+    pub fn checked_mul(self, n: i64) -> Option<Self> {
+        self.0.checked_mul(n).map(Self)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:02}", self.0 / 100, self.0 % 100)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Money;
+
+    #[test]
+    fn parses_exactly_and_prints_two_fraction_digits() {
+        for (raw, cents, shown) in [
+            ("12", 1200, "12.00"),
+            ("12.5", 1250, "12.50"),
+            ("12.50", 1250, "12.50"),
+            ("0.10", 10, "0.10"),
+            ("0.01", 1, "0.01"),
+            ("007.05", 705, "7.05"),
+            ("999999999999.99", 99_999_999_999_999, "999999999999.99"),
+        ] {
+            let money = Money::parse(raw);
+            assert_eq!(money, Ok(Money::from_cents(cents)), "{raw}");
+            assert_eq!(money.map(|m| m.to_string()), Ok(shown.to_owned()));
+        }
+    }
+
+    #[test]
+    fn rejects_anything_that_is_not_a_plain_decimal() {
+        for raw in [
+            "",
+            ".",
+            "1.",
+            ".5",
+            "-1",
+            "+1",
+            "1e3",
+            "1,00",
+            " 1",
+            "1 ",
+            "1.234",
+            "1.2.3",
+            "abc",
+            "NaN",
+            "0x10",
+            "1000000000000",
+        ] {
+            assert!(Money::parse(raw).is_err(), "{raw:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn prices_are_positive_and_bounded() {
+        assert!(Money::parse_price("0").is_err());
+        assert!(Money::parse_price("0.00").is_err());
+        assert!(Money::parse_price("1000000.01").is_err());
+        assert_eq!(
+            Money::parse_price("1000000"),
+            Ok(Money::from_cents(100_000_000))
+        );
+    }
+
+    #[test]
+    fn multiplication_is_exact() {
+        let dime = Money::from_cents(10);
+        assert_eq!(
+            dime.checked_mul(3).map(|m| m.to_string()),
+            Some("0.30".to_owned())
+        );
+        assert_eq!(Money::from_cents(i64::MAX).checked_mul(2), None);
+    }
+}

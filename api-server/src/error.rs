@@ -1,0 +1,104 @@
+//! The application's error type: what went wrong, in domain terms, with no HTTP in it.
+//!
+//! Services and repositories return [`AppError`]; the API edge (`crate::http::problem`)
+//! is the one place that turns it into a status code and a problem body.
+
+use crate::domain::FieldError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The input broke a rule; each entry names the offending field.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+
+    /// No valid credentials: a missing, unknown, expired or revoked token, or a wrong
+    /// e-mail/password pair.
+    #[error("authentication required")]
+    Unauthenticated,
+
+    /// The caller is known but may not do this.
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+
+    /// The resource does not exist (or the caller may not know that it does).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+
+    /// The request clashes with the current state: a taken e-mail, a referenced row,
+    /// an illegal order transition.
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+
+    /// A dependency (database, session store) could not be reached in time.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+
+    /// Anything else: a bug or an unexpected failure. Logged in full, never shown.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl AppError {
+    /// A validation error about one field.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Forbidden {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+/// Collects field errors so a request reports every bad field at once, not just the first.
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldError>);
+
+impl Violations {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records the error of `result` under `field` and returns its value, if any.
+    pub fn check<T, E: Into<String>>(&mut self, field: &str, result: Result<T, E>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.0.push(FieldError::new(field, message));
+                None
+            }
+        }
+    }
+
+    pub fn push(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push(FieldError::new(field, message));
+    }
+
+    /// `Ok(())` when nothing was recorded, the collected errors otherwise.
+    pub fn into_result(self) -> Result<(), AppError> {
+        self.finish(|| Some(()))
+    }
+
+    /// `Ok(value)` when nothing was recorded, the collected errors otherwise.
+    pub fn finish<T>(self, value: impl FnOnce() -> Option<T>) -> Result<T, AppError> {
+        if self.0.is_empty()
+            && let Some(value) = value()
+        {
+            return Ok(value);
+        }
+        Err(AppError::Validation(self.0))
+    }
+}

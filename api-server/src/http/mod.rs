@@ -1,0 +1,32 @@
+//! The HTTP edge shared by every resource: the problem body, declared error statuses,
+//! bearer authentication, pagination and the wire forms of domain types.
+
+pub mod auth;
+pub mod page;
+pub mod problem;
+pub mod responses;
+pub mod types;
+
+pub use auth::BearerAuth;
+pub use problem::{ApiError, ApiResult, Problem};
+pub use responses::{Created, NoContent};
+
+/// The tag of each operation: one per resource.
+#[derive(poem_openapi::Tags)]
+pub enum ApiTags {
+    /// Accounts, sessions and profiles.
+    #[oai(rename = "users")]
+    Users,
+    /// Authors of the catalogue.
+    #[oai(rename = "authors")]
+    Authors,
+    /// The book catalogue.
+    #[oai(rename = "books")]
+    Books,
+    /// Orders of books.
+    #[oai(rename = "orders")]
+    Orders,
+    /// Service health.
+    #[oai(rename = "health")]
+    Health,
+}

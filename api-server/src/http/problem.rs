@@ -1,0 +1,328 @@
+//! The one error body of the API and the statuses each operation declares.
+//!
+//! Every 4xx/5xx answer is a [`Problem`]. An operation returns
+//! `ApiResult<T, { NOT_FOUND | ... }>`: the const parameter lists the error statuses
+//! the operation documents (500 and 503 are always documented), so the generated
+//! spec says exactly which problems each operation can answer with.
+
+use std::fmt;
+
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::{IntoResponse, Response};
+use poem_openapi::ApiResponse;
+use poem_openapi::Object;
+use poem_openapi::registry::{
+    MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
+};
+use poem_openapi::types::{ToJSON, Type};
+
+use crate::domain::FieldError;
+use crate::error::AppError;
+
+/// The `WWW-Authenticate` challenge sent with every 401.
+pub const BEARER_CHALLENGE: &str = "Bearer";
+
+/// Seconds a client should wait before retrying after a 503.
+const RETRY_AFTER_SECONDS: &str = "1";
+
+/// A problem report (after RFC 9457): what went wrong, for people and for programs.
+#[derive(Debug, Clone, Object)]
+pub struct Problem {
+    /// The HTTP status code.
+    pub status: i32,
+    /// A stable, machine-readable snake_case identifier of the problem.
+    pub code: String,
+    /// The HTTP reason phrase of `status`.
+    pub title: String,
+    /// A human-readable explanation of this occurrence.
+    pub detail: String,
+    /// Per-field messages, present when the request failed validation.
+    #[oai(skip_serializing_if_is_none)]
+    pub errors: Option<Vec<FieldProblem>>,
+}
+
+/// Why one field of the request was rejected.
+#[derive(Debug, Clone, Object)]
+#[oai(rename = "FieldError")]
+pub struct FieldProblem {
+    /// The field's name as sent by the client.
+    pub field: String,
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        Self {
+            status: i32::from(status.as_u16()),
+            code: code.to_owned(),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            detail: detail.into(),
+            errors: None,
+        }
+    }
+
+    /// Renders the problem as a JSON response with the headers its status calls for.
+    pub fn into_response(self) -> Response {
+        let status = u16::try_from(self.status)
+            .ok()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = self.to_json().unwrap_or_default().to_string();
+        let mut resp = Response::builder()
+            .status(status)
+            .content_type("application/json; charset=utf-8")
+            .body(body);
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(BEARER_CHALLENGE),
+            );
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECONDS),
+            );
+        }
+        resp
+    }
+}
+
+impl From<&AppError> for Problem {
+    fn from(err: &AppError) -> Self {
+        match err {
+            AppError::Validation(fields) => Self {
+                errors: Some(fields.iter().map(FieldProblem::from).collect()),
+                ..Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation_failed",
+                    "The request has invalid fields.",
+                )
+            },
+            AppError::Unauthenticated => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "Valid credentials are required: a missing, unknown or expired token, or a wrong e-mail or password.",
+            ),
+            AppError::Forbidden { code, detail } => Self::new(StatusCode::FORBIDDEN, code, detail),
+            AppError::NotFound(what) => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found."),
+            ),
+            AppError::Conflict { code, detail } => Self::new(StatusCode::CONFLICT, code, detail),
+            AppError::Unavailable(source) => {
+                tracing::warn!(error = format!("{source:#}"), "dependency unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "service_unavailable",
+                    "A backing service is unavailable; retry shortly.",
+                )
+            }
+            AppError::Internal(source) => {
+                tracing::error!(error = format!("{source:#}"), "request failed");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal_error",
+                    "An unexpected error occurred.",
+                )
+            }
+        }
+    }
+}
+
+impl From<&FieldError> for FieldProblem {
+    fn from(err: &FieldError) -> Self {
+        Self {
+            field: err.field.clone(),
+            message: err.message.clone(),
+        }
+    }
+}
+
+/// Bits of the `DECLARED` parameter of [`ApiError`], one per documented status.
+pub const UNAUTHORIZED: u32 = 1 << 0;
+pub const FORBIDDEN: u32 = 1 << 1;
+pub const NOT_FOUND: u32 = 1 << 2;
+pub const CONFLICT: u32 = 1 << 3;
+pub const UNPROCESSABLE: u32 = 1 << 4;
+/// Documented on every operation: any of them can meet a bug or an outage.
+const ALWAYS: u32 = 1 << 5 | 1 << 6;
+
+/// Each declarable status with its bit and the description the spec gives it.
+const STATUSES: [(u32, StatusCode, &str); 7] = [
+    (
+        UNAUTHORIZED,
+        StatusCode::UNAUTHORIZED,
+        "Missing, unknown, expired or revoked bearer token, or wrong credentials.",
+    ),
+    (
+        FORBIDDEN,
+        StatusCode::FORBIDDEN,
+        "The caller may not do this.",
+    ),
+    (NOT_FOUND, StatusCode::NOT_FOUND, "No such resource."),
+    (
+        CONFLICT,
+        StatusCode::CONFLICT,
+        "The request conflicts with the current state.",
+    ),
+    (
+        UNPROCESSABLE,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "The request is malformed or has invalid fields.",
+    ),
+    (
+        1 << 5,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Unexpected server error.",
+    ),
+    (
+        1 << 6,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "A backing service is temporarily unavailable.",
+    ),
+];
+
+/// The error side of an operation: an [`AppError`] whose possible statuses are `DECLARED`.
+pub struct ApiError<const DECLARED: u32>(pub AppError);
+
+/// What every operation returns.
+pub type ApiResult<T, const DECLARED: u32> = Result<T, ApiError<DECLARED>>;
+
+impl<const D: u32> From<AppError> for ApiError<D> {
+    fn from(err: AppError) -> Self {
+        Self(err)
+    }
+}
+
+impl<const D: u32> ApiResponse for ApiError<D> {
+    fn meta() -> MetaResponses {
+        let responses = STATUSES
+            .iter()
+            .filter(|(bit, ..)| (D | ALWAYS) & bit != 0)
+            .map(|&(_, status, description)| MetaResponse {
+                description,
+                status: Some(status.as_u16()),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: "application/json; charset=utf-8",
+                    schema: Problem::schema_ref(),
+                }],
+                headers: headers_of(status),
+            })
+            .collect();
+        MetaResponses { responses }
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+fn headers_of(status: StatusCode) -> Vec<MetaHeader> {
+    let header = |name: &str, description: &str, schema: MetaSchema| MetaHeader {
+        name: name.to_owned(),
+        description: Some(description.to_owned()),
+        required: true,
+        deprecated: false,
+        schema: MetaSchemaRef::Inline(Box::new(schema)),
+    };
+    match status {
+        StatusCode::UNAUTHORIZED => vec![header(
+            "WWW-Authenticate",
+            "The authentication scheme to use: `Bearer`.",
+            MetaSchema::new("string"),
+        )],
+        StatusCode::SERVICE_UNAVAILABLE => vec![header(
+            "Retry-After",
+            "Seconds to wait before retrying.",
+            MetaSchema::new_with_format("integer", "int32"),
+        )],
+        _ => Vec::new(),
+    }
+}
+
+impl<const D: u32> fmt::Debug for ApiError<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Handler errors travel through poem as a [`poem::Error`] that carries the finished
+/// problem, so the error middleware can send it as it is.
+impl<const D: u32> From<ApiError<D>> for poem::Error {
+    fn from(err: ApiError<D>) -> Self {
+        let problem = Problem::from(&err.0);
+        let status = u16::try_from(problem.status)
+            .ok()
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        poem::Error::new(ProblemError(problem), status)
+    }
+}
+
+/// A [`Problem`] carried inside a [`poem::Error`].
+#[derive(Debug)]
+pub struct ProblemError(pub Problem);
+
+impl fmt::Display for ProblemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.0.status, self.0.code)
+    }
+}
+
+impl std::error::Error for ProblemError {}
+
+impl IntoResponse for ProblemError {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+/// Turns any error that reaches the edge of the server into a problem response, so no
+/// plain-text answer ever leaves it: request-parsing failures, a missing bearer token,
+/// unknown routes, as well as the problems handlers return.
+pub fn error_response(err: poem::Error) -> Response {
+    use poem_openapi::error::{
+        AuthorizationError, ContentTypeError, ParseParamError, ParseRequestPayloadError,
+    };
+
+    let err = match err.downcast::<ProblemError>() {
+        Ok(problem) => return problem.into_response(),
+        Err(err) => err,
+    };
+    let invalid =
+        |detail: String| Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", detail);
+    let problem = if let Some(param) = err.downcast_ref::<ParseParamError>() {
+        Problem {
+            errors: Some(vec![FieldProblem {
+                field: param.name.to_owned(),
+                message: param.reason.clone(),
+            }]),
+            ..invalid(format!("Invalid parameter `{}`.", param.name))
+        }
+    } else if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
+        invalid(format!("The request body is invalid: {}", payload.reason))
+    } else if err.is::<ContentTypeError>() {
+        invalid("The request body must be JSON (Content-Type: application/json).".to_owned())
+    } else if err.is::<AuthorizationError>() {
+        Problem::from(&AppError::Unauthenticated)
+    } else {
+        match err.status() {
+            StatusCode::NOT_FOUND => {
+                Problem::new(StatusCode::NOT_FOUND, "not_found", "No such route.")
+            }
+            StatusCode::METHOD_NOT_ALLOWED => Problem::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "The route does not support this method.",
+            ),
+            status if status.is_client_error() => {
+                Problem::new(status, "bad_request", err.to_string())
+            }
+            _ => Problem::from(&AppError::internal(anyhow::anyhow!("{err}"))),
+        }
+    };
+    problem.into_response()
+}

@@ -1,0 +1,46 @@
+//! `api-server`: reads the settings, starts the server, stops on ctrl-c or SIGTERM.
+
+use api_server::{Application, Settings, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    dotenvy::dotenv().ok();
+    telemetry::init();
+    let settings = Settings::from_env()?;
+    let app = Application::build(settings.clone()).await?;
+    tracing::info!(
+        "listening on http://{}:{} (API docs at /docs)",
+        settings.host,
+        app.port()
+    );
+    app.run_until(shutdown_signal()).await
+}
+
+/// Completes on ctrl-c or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(%err, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(%err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,104 @@
+//! Order rules: prices come from the catalogue, customers see and cancel their own
+//! orders, administrators move any order along its life cycle.
+
+use uuid::Uuid;
+
+use super::repository::{OrderFilter, OrderRecord, OrderRepository};
+use crate::auth::Caller;
+use crate::db::DbError;
+use crate::domain::{OrderStatus, Page, PageRequest, Quantity};
+use crate::error::AppError;
+
+#[derive(Clone)]
+pub struct OrderService {
+    orders: OrderRepository,
+}
+
+impl OrderService {
+    pub fn new(orders: OrderRepository) -> Self {
+        Self { orders }
+    }
+
+    /// Places an order for the caller at the book's current price.
+    pub async fn place(
+        &self,
+        caller: &Caller,
+        book_id: Uuid,
+        quantity: i64,
+    ) -> Result<OrderRecord, AppError> {
+        let quantity = Quantity::new(quantity).map_err(|why| AppError::invalid("quantity", why))?;
+        let missing_book = || AppError::invalid("book_id", "does not refer to an existing book");
+        match self.orders.insert(caller.id, book_id, quantity).await {
+            Ok(Some(order)) => Ok(order),
+            Ok(None) => Err(missing_book()),
+            // The book was deleted between the lookup and the insert.
+            Err(DbError::ForeignKey(c)) if c == "orders_book_id_fkey" => Err(missing_book()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// One order, if the caller may see it. Someone else's order is "not found", so that
+    /// its existence is not revealed.
+    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<OrderRecord, AppError> {
+        self.orders
+            .find(id)
+            .await?
+            .filter(|order| caller.may_manage(order.user_id))
+            .ok_or(AppError::NotFound("order"))
+    }
+
+    /// The caller's orders, or everyone's for an administrator.
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        status: Option<OrderStatus>,
+        page: PageRequest,
+    ) -> Result<Page<OrderRecord>, AppError> {
+        let filter = OrderFilter {
+            user_id: (!caller.is_admin).then_some(caller.id),
+            status,
+        };
+        Ok(self.orders.list(filter, page).await?)
+    }
+
+    /// Moves an order to `next`. Owners may only cancel; administrators may make any
+    /// allowed move; a move the life cycle does not allow is a conflict.
+    pub async fn change_status(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        next: OrderStatus,
+    ) -> Result<OrderRecord, AppError> {
+        let order = self.get(caller, id).await?;
+        if !caller.is_admin && next != OrderStatus::Cancelled {
+            return Err(AppError::forbidden(
+                "cancel_only",
+                "Customers may only cancel their orders.",
+            ));
+        }
+        let current = order.status;
+        let illegal = || {
+            AppError::conflict(
+                "illegal_transition",
+                format!("An order cannot move from {current} to {next}."),
+            )
+        };
+        if !current.can_become(next) {
+            return Err(illegal());
+        }
+        // Someone else moved the order first: the move is judged against the new state.
+        self.orders
+            .transition(id, current, next)
+            .await?
+            .ok_or_else(illegal)
+    }
+
+    pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), AppError> {
+        caller.require_admin()?;
+        if self.orders.delete(id).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound("order"))
+        }
+    }
+}

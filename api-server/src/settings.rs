@@ -1,0 +1,135 @@
+//! Configuration, read once from environment variables into one typed struct.
+
+use std::env;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use secrecy::SecretString;
+
+/// Everything the server can be configured with. See `.env.example` for each variable.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub host: String,
+    pub port: u16,
+    pub database_url: SecretString,
+    pub database_max_connections: u32,
+    pub redis_url: SecretString,
+    /// Prefix of every Redis key, so several deployments (or tests) can share one Redis.
+    pub redis_key_prefix: String,
+    pub access_token_ttl: Duration,
+    pub bcrypt_cost: u32,
+    pub admin: Option<AdminBootstrap>,
+}
+
+/// The administrator account ensured at start-up.
+#[derive(Debug, Clone)]
+pub struct AdminBootstrap {
+    pub email: String,
+    pub password: SecretString,
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|key| env::var(key).ok())
+    }
+
+    /// Reads the settings from any key-value source; unset or empty values take defaults.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+        let parse = |key: &str, default: &str| -> anyhow::Result<String> {
+            Ok(get(key).unwrap_or_else(|| default.to_owned()))
+        };
+
+        let bcrypt_cost: u32 = number(&get, "BCRYPT_COST", 12)?;
+        if !(4..=31).contains(&bcrypt_cost) {
+            bail!("BCRYPT_COST must be between 4 and 31");
+        }
+        let minutes: u64 = number(&get, "ACCESS_TOKEN_EXPIRE_MINUTES", 30)?;
+        if minutes == 0 {
+            bail!("ACCESS_TOKEN_EXPIRE_MINUTES must be at least 1");
+        }
+        let admin = match (get("ADMIN_EMAIL"), get("ADMIN_PASSWORD")) {
+            (Some(email), Some(password)) => Some(AdminBootstrap {
+                email,
+                password: SecretString::from(password),
+            }),
+            (None, None) => None,
+            _ => bail!("ADMIN_EMAIL and ADMIN_PASSWORD must be set together"),
+        };
+
+        Ok(Self {
+            host: parse("HOST", "0.0.0.0")?,
+            port: number(&get, "PORT", 8080)?,
+            database_url: SecretString::from(parse(
+                "DATABASE_URL",
+                "postgres://postgres:postgres@localhost:5432/bookstore",
+            )?),
+            database_max_connections: number(&get, "DATABASE_MAX_CONNECTIONS", 10)?,
+            redis_url: SecretString::from(parse("REDIS_URL", "redis://127.0.0.1:6379")?),
+            redis_key_prefix: parse("REDIS_KEY_PREFIX", "bookstore")?,
+            access_token_ttl: Duration::from_secs(minutes * 60),
+            bcrypt_cost,
+            admin,
+        })
+    }
+}
+
+fn number<T: FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    default: T,
+) -> anyhow::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    match get(key) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .with_context(|| format!("{key} must be a number, got {raw:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Settings;
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    fn settings(pairs: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|key| map.get(key).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() -> anyhow::Result<()> {
+        let s = settings(&[])?;
+        assert_eq!((s.host.as_str(), s.port), ("0.0.0.0", 8080));
+        assert_eq!(s.access_token_ttl, Duration::from_secs(30 * 60));
+        assert_eq!(s.bcrypt_cost, 12);
+        assert!(s.admin.is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn invalid_values_are_reported_by_name() {
+        for (key, value) in [
+            ("PORT", "eighty"),
+            ("BCRYPT_COST", "3"),
+            ("ACCESS_TOKEN_EXPIRE_MINUTES", "0"),
+            ("ADMIN_EMAIL", "root@example.com"),
+        ] {
+            let err = settings(&[(key, value)])
+                .map(|_| ())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Building and running the application: wiring, routes, the listener.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
+use poem::middleware::Tracing;
+use poem::{Endpoint, EndpointExt, Route, Server};
+use poem_openapi::OpenApiService;
+
+use crate::auth::{Authenticator, PasswordHasher, SessionStore};
+use crate::authors::{api::AuthorsApi, repository::AuthorRepository, service::AuthorService};
+use crate::books::{api::BooksApi, repository::BookRepository, service::BookService};
+use crate::db::Db;
+use crate::health::HealthApi;
+use crate::http::problem::error_response;
+use crate::orders::{api::OrdersApi, repository::OrderRepository, service::OrderService};
+use crate::settings::Settings;
+use crate::users::{api::UsersApi, repository::UserRepository, service::UserService};
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+type Apis = (HealthApi, UsersApi, AuthorsApi, BooksApi, OrdersApi);
+
+/// A server bound to its port, ready to run.
+pub struct Application {
+    acceptor: TcpAcceptor,
+    port: u16,
+    db: Db,
+    app: poem::endpoint::BoxEndpoint<'static>,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations, ensures the bootstrap administrator
+    /// and binds `HOST:PORT` (port 0 picks a free one).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let (db, apis) = wire(&settings)?;
+        db.migrate().await?;
+        if let Some(admin) = &settings.admin {
+            let user = apis.1.users.ensure_admin(admin).await?;
+            tracing::info!(email = %user.email, "administrator account ensured");
+        }
+        let addr = format!("{}:{}", settings.host, settings.port);
+        let acceptor = TcpListener::bind(addr.clone())
+            .into_acceptor()
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let port = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
+            .context("the listener has no TCP address")?;
+        Ok(Self {
+            acceptor,
+            port,
+            db,
+            app: routes(apis).boxed(),
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(self.app, shutdown, Some(SHUTDOWN_GRACE))
+            .await?;
+        self.db.close().await;
+        Ok(())
+    }
+}
+
+/// The spec the server serves, as JSON. Builds the API without connecting to anything.
+pub fn openapi_spec() -> anyhow::Result<String> {
+    // The lazy pools need a runtime to exist, though they never connect here.
+    let runtime = match tokio::runtime::Handle::try_current() {
+        Ok(_) => None,
+        Err(_) => Some(tokio::runtime::Builder::new_current_thread().build()?),
+    };
+    let _entered = runtime.as_ref().map(tokio::runtime::Runtime::enter);
+    let settings = Settings::from_lookup(|key| (key == "BCRYPT_COST").then(|| "4".to_owned()))?;
+    let (_, apis) = wire(&settings)?;
+    Ok(api_service(apis).spec())
+}
+
+/// Creates every service over lazily connecting pools.
+fn wire(settings: &Settings) -> anyhow::Result<(Db, Apis)> {
+    let db = Db::connect_lazy(settings)?;
+    let sessions = SessionStore::new(settings)?;
+    let hasher = PasswordHasher::new(settings.bcrypt_cost)?;
+    let user_repo = UserRepository::new(db.clone());
+    let auth = Authenticator::new(sessions.clone(), user_repo.clone());
+    let apis = (
+        HealthApi,
+        UsersApi {
+            users: UserService::new(user_repo, sessions, hasher),
+            auth: auth.clone(),
+        },
+        AuthorsApi {
+            authors: AuthorService::new(AuthorRepository::new(db.clone())),
+            auth: auth.clone(),
+        },
+        BooksApi {
+            books: BookService::new(BookRepository::new(db.clone())),
+            auth: auth.clone(),
+        },
+        OrdersApi {
+            orders: OrderService::new(OrderRepository::new(db.clone())),
+            auth,
+        },
+    );
+    Ok((db, apis))
+}
+
+fn api_service(apis: Apis) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(apis, "Bookstore API", env!("CARGO_PKG_VERSION"))
+}
+
+fn routes(apis: Apis) -> impl Endpoint<Output = poem::Response> {
+    let api = api_service(apis);
+    Route::new()
+        .nest("/docs", api.swagger_ui())
+        .at("/openapi.json", api.spec_endpoint())
+        .at("/openapi.yaml", api.spec_endpoint_yaml())
+        .nest("/", api)
+        .with(Tracing)
+        .catch_all_error(|err| async move { error_response(err) })
+}

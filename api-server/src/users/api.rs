@@ -1,0 +1,157 @@
+//! `/api/v1/users`: sign-up, login, logout, profiles and account administration.
+
+use poem_openapi::OpenApi;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use uuid::Uuid;
+
+use super::schema::{
+    LoginRequest, LoginResponse, SignupRequest, TokenType, User, UserPage, UserUpdate,
+};
+use super::service::UserService;
+use crate::auth::Authenticator;
+use crate::http::page::{default_limit, page_request};
+use crate::http::problem::{CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, UNPROCESSABLE};
+use crate::http::{ApiResult, ApiTags, BearerAuth, Created, NoContent};
+
+pub struct UsersApi {
+    pub users: UserService,
+    pub auth: Authenticator,
+}
+
+#[OpenApi(prefix_path = "/api/v1/users", tag = "ApiTags::Users")]
+impl UsersApi {
+    /// Create an account.
+    #[oai(path = "/signup", method = "post", operation_id = "signup")]
+    async fn signup(
+        &self,
+        body: Json<SignupRequest>,
+    ) -> ApiResult<Created<User>, { CONFLICT | UNPROCESSABLE }> {
+        let user = self.users.signup(body.0.into()).await?;
+        Ok(Created::Ok(Json(user.into())))
+    }
+
+    /// Exchange e-mail and password for a bearer token.
+    ///
+    /// A wrong e-mail and a wrong password get the same 401; a deactivated account 403.
+    #[oai(path = "/login", method = "post", operation_id = "login")]
+    async fn login(
+        &self,
+        body: Json<LoginRequest>,
+    ) -> ApiResult<Json<LoginResponse>, { UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE }> {
+        let LoginRequest { email, password } = body.0;
+        let (token, user) = self.users.login(&email, password).await?;
+        Ok(Json(LoginResponse {
+            access_token: token.token,
+            token_type: TokenType::Bearer,
+            expires_in: i64::try_from(self.users.session_ttl().as_secs()).unwrap_or(i64::MAX),
+            user: user.into(),
+        }))
+    }
+
+    /// End the current session; its token stops working at once.
+    #[oai(path = "/logout", method = "post", operation_id = "logout")]
+    async fn logout(&self, auth: BearerAuth) -> ApiResult<NoContent, { UNAUTHORIZED }> {
+        let caller = self.auth.authenticate(auth.token()).await?;
+        self.users.logout(&caller).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// The caller's own account.
+    #[oai(path = "/me", method = "get", operation_id = "get_me")]
+    async fn get_me(&self, auth: BearerAuth) -> ApiResult<Json<User>, { UNAUTHORIZED }> {
+        let caller = self.auth.authenticate(auth.token()).await?;
+        Ok(Json(self.users.get(&caller, caller.id).await?.into()))
+    }
+
+    /// Change the caller's own account.
+    #[oai(path = "/me", method = "patch", operation_id = "update_me")]
+    async fn update_me(
+        &self,
+        auth: BearerAuth,
+        body: Json<UserUpdate>,
+    ) -> ApiResult<Json<User>, { UNAUTHORIZED | FORBIDDEN | CONFLICT | UNPROCESSABLE }> {
+        let caller = self.auth.authenticate(auth.token()).await?;
+        Ok(Json(
+            self.users
+                .update(&caller, caller.id, body.0.into())
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Deactivate the caller's own account and end all its sessions.
+    #[oai(path = "/me", method = "delete", operation_id = "delete_me")]
+    async fn delete_me(&self, auth: BearerAuth) -> ApiResult<NoContent, { UNAUTHORIZED }> {
+        let caller = self.auth.authenticate(auth.token()).await?;
+        self.users.deactivate(&caller, caller.id).await?;
+        Ok(NoContent::Done)
+    }
+
+    /// List accounts (administrators only).
+    #[oai(path = "/", method = "get", operation_id = "list_users")]
+    async fn list_users(
+        &self,
+        auth: BearerAuth,
+        /// Items per page.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<i64>,
+        /// Items to skip.
+        #[oai(default, validator(minimum(value = "0")))]
+        offset: Query<i64>,
+    ) -> ApiResult<Json<UserPage>, { UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE }> {
+        let caller = self.auth.authenticate(auth.token()).await?;
+        let page = self
+            .users
+            .list(&caller, page_request(limit.0, offset.0))
+            .await?;
+        Ok(Json(page.into()))
+    }
+
+    /// One account: the caller's own, or any for administrators.
+    #[oai(path = "/:id", method = "get", operation_id = "get_user")]
+    async fn get_user(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<User>, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE }> {
+        let caller = self.auth.authenticate(auth.token()).await?;
+        Ok(Json(self.users.get(&caller, id.0).await?.into()))
+    }
+
+    /// Change an account: the caller's own, or any for administrators.
+    ///
+    /// Only administrators may set `is_active` or `is_admin`. A new password ends the
+    /// account's other sessions; deactivation ends all of them.
+    #[oai(path = "/:id", method = "patch", operation_id = "update_user")]
+    async fn update_user(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+        body: Json<UserUpdate>,
+    ) -> ApiResult<Json<User>, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>
+    {
+        let caller = self.auth.authenticate(auth.token()).await?;
+        Ok(Json(
+            self.users
+                .update(&caller, id.0, body.0.into())
+                .await?
+                .into(),
+        ))
+    }
+
+    /// Deactivate an account (its order history is kept) and end all its sessions.
+    #[oai(path = "/:id", method = "delete", operation_id = "delete_user")]
+    async fn delete_user(
+        &self,
+        auth: BearerAuth,
+        id: Path<Uuid>,
+    ) -> ApiResult<NoContent, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE }> {
+        let caller = self.auth.authenticate(auth.token()).await?;
+        self.users.deactivate(&caller, id.0).await?;
+        Ok(NoContent::Done)
+    }
+}

@@ -1,0 +1,230 @@
+//! Test harness: starts the real server in-process on a free port, over a fresh
+//! PostgreSQL database and a unique Redis key prefix, and hands out `api-client` clients.
+//!
+//! Needs `TEST_DATABASE_URL` (a role that may create databases) and `TEST_REDIS_URL`;
+//! `scripts/test.sh` starts throwaway servers and sets both.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use api_client::{Client, types};
+use api_server::{Application, Settings};
+use sqlx::Connection;
+use uuid::Uuid;
+
+pub use api_client;
+
+/// The bootstrap administrator every test server has.
+pub const ADMIN_EMAIL: &str = "admin@bookstore.test";
+pub const ADMIN_PASSWORD: &str = "admin-password";
+/// The password [`TestApp::customer`] gives its accounts.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// A running server and what is needed to talk to it.
+pub struct TestApp {
+    pub base_url: String,
+    /// An anonymous client.
+    pub client: Client,
+}
+
+impl TestApp {
+    /// Starts a server on a database of its own.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| None).await
+    }
+
+    /// Starts a server; `overrides` may replace any setting by its variable name.
+    pub async fn spawn_with(overrides: impl Fn(&str) -> Option<String>) -> Self {
+        if std::env::var_os("TEST_LOG").is_some() {
+            api_server::telemetry::init();
+        }
+        let database_url = fresh_database().await;
+        let redis_url = env("TEST_REDIS_URL");
+        let prefix = format!("test-{}", Uuid::new_v4().simple());
+        let settings = Settings::from_lookup(|key| {
+            overrides(key).or_else(|| {
+                Some(match key {
+                    "HOST" => "127.0.0.1".to_owned(),
+                    "PORT" => "0".to_owned(),
+                    "DATABASE_URL" => database_url.clone(),
+                    "DATABASE_MAX_CONNECTIONS" => "10".to_owned(),
+                    "REDIS_URL" => redis_url.clone(),
+                    "REDIS_KEY_PREFIX" => prefix.clone(),
+                    "BCRYPT_COST" => "4".to_owned(),
+                    "ADMIN_EMAIL" => ADMIN_EMAIL.to_owned(),
+                    "ADMIN_PASSWORD" => ADMIN_PASSWORD.to_owned(),
+                    _ => return None,
+                })
+            })
+        })
+        .expect("test settings are valid");
+        let app = Application::build(settings)
+            .await
+            .expect("the server starts");
+        let base_url = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until(std::future::pending()));
+        Self {
+            client: Client::new(&base_url),
+            base_url,
+        }
+    }
+
+    /// Logs in and returns an authenticated client with its login answer.
+    pub async fn login(&self, email: &str, password: &str) -> (Client, types::LoginResponse) {
+        let session = self
+            .client
+            .login()
+            .body(types::LoginRequest {
+                email: email.to_owned(),
+                password: password.to_owned(),
+            })
+            .send()
+            .await
+            .expect("login succeeds")
+            .into_inner();
+        let client = api_client::authenticated(&self.base_url, &session.access_token)
+            .expect("the token is a valid header");
+        (client, session)
+    }
+
+    /// A client logged in as the bootstrap administrator.
+    pub async fn admin(&self) -> Client {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.0
+    }
+
+    /// Signs up a new customer with a unique e-mail and [`PASSWORD`], logs in.
+    pub async fn customer(&self) -> (Client, types::User) {
+        let email = format!("reader-{}@example.com", Uuid::new_v4().simple());
+        let user = self.signup(&email, PASSWORD).await;
+        (self.login(&email, PASSWORD).await.0, user)
+    }
+
+    /// Signs up an account and returns it.
+    pub async fn signup(&self, email: &str, password: &str) -> types::User {
+        self.client
+            .signup()
+            .body(types::SignupRequest {
+                email: email.to_owned(),
+                password: password.to_owned(),
+                full_name: "Test Reader".to_owned(),
+            })
+            .send()
+            .await
+            .expect("signup succeeds")
+            .into_inner()
+    }
+
+    /// A client that authenticates with `token`, whatever it is.
+    pub fn with_token(&self, token: &str) -> Client {
+        api_client::authenticated(&self.base_url, token).expect("the token is a valid header")
+    }
+
+    /// Creates an author as `admin`.
+    pub async fn author(&self, admin: &Client, name: &str) -> types::Author {
+        admin
+            .create_author()
+            .body(types::AuthorCreate {
+                name: name.to_owned(),
+                bio: None,
+            })
+            .send()
+            .await
+            .expect("creating an author succeeds")
+            .into_inner()
+    }
+
+    /// Creates a book by a new author at `price` as `admin`.
+    pub async fn book(&self, admin: &Client, title: &str, price: &str) -> types::Book {
+        let author = self.author(admin, "Ursula K. Le Guin").await;
+        self.book_by(admin, author.id, title, price).await
+    }
+
+    /// Creates a book by `author_id` at `price` as `admin`.
+    pub async fn book_by(
+        &self,
+        admin: &Client,
+        author_id: Uuid,
+        title: &str,
+        price: &str,
+    ) -> types::Book {
+        admin
+            .create_book()
+            .body(types::BookCreate {
+                title: title.to_owned(),
+                author_id,
+                description: None,
+                price: money(price),
+                published_at: None,
+            })
+            .send()
+            .await
+            .expect("creating a book succeeds")
+            .into_inner()
+    }
+}
+
+/// A money value for the client, e.g. `money("12.50")`.
+pub fn money(amount: &str) -> types::Money {
+    amount.parse().expect("a well-formed amount")
+}
+
+/// The problem of a documented error answer: panics on success or on an answer the
+/// contract does not declare.
+pub fn problem<T: std::fmt::Debug>(
+    result: Result<T, api_client::Error<types::Problem>>,
+) -> types::Problem {
+    match result {
+        Err(api_client::Error::ErrorResponse(resp)) => {
+            let status = resp.status().as_u16();
+            let problem = resp.into_inner();
+            assert_eq!(
+                problem.status,
+                i32::from(status),
+                "body and HTTP status agree"
+            );
+            problem
+        }
+        other => panic!("expected a documented error answer, got {other:?}"),
+    }
+}
+
+/// Asserts that `result` is the documented error with `status` and `code`.
+#[track_caller]
+pub fn assert_problem<T: std::fmt::Debug>(
+    result: Result<T, api_client::Error<types::Problem>>,
+    status: u16,
+    code: &str,
+) -> types::Problem {
+    let problem = problem(result);
+    assert_eq!(
+        (problem.status, problem.code.as_str()),
+        (i32::from(status), code),
+        "{problem:?}"
+    );
+    problem
+}
+
+fn env(key: &str) -> String {
+    std::env::var(key)
+        .unwrap_or_else(|_| panic!("{key} is not set: run the tests with scripts/test.sh"))
+}
+
+/// Creates an empty database and returns its URL.
+async fn fresh_database() -> String {
+    let admin_url = env("TEST_DATABASE_URL");
+    let name = format!("bookstore_test_{}", Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .expect("TEST_DATABASE_URL accepts connections");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut conn)
+        .await
+        .expect("creating the test database");
+    let (base, query) = admin_url
+        .split_once('?')
+        .map_or((admin_url.as_str(), None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    }
+}
