@@ -103,6 +103,10 @@ impl Db {
 
     /// Runs `query` (selected columns and filters, no order) for one page in the stable
     /// order `created_at, id`, and counts every row it matches.
+    ///
+    /// The count rides along as a window function (`COUNT(*) OVER ()`), so items and
+    /// total come from one statement and one snapshot. Only a page past the end, which
+    /// has no row to carry the count, costs a second query.
     pub async fn fetch_page<T>(
         &self,
         query: SelectStatement,
@@ -113,22 +117,29 @@ impl Db {
     where
         T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
-        let mut count = query.clone();
-        count
-            .clear_selects()
-            .expr_as(Expr::col(Asterisk).count(), Alias::new("total"));
-        let mut rows = query;
-        rows.order_by(created_at, Order::Asc)
+        let mut rows = query.clone();
+        rows.expr_as(Expr::cust("COUNT(*) OVER ()"), Alias::new(TOTAL))
+            .order_by(created_at, Order::Asc)
             .order_by(id, Order::Asc)
             .limit(page.limit)
             .offset(page.offset);
-        let (items, total) = tokio::try_join!(
-            self.fetch_all::<T>(&rows),
-            self.fetch_optional::<Total>(&count)
-        )?;
+        let rows: Vec<Counted<T>> = self.fetch_all(&rows).await?;
+        let total = match rows.first() {
+            Some(first) => first.total,
+            None if page.offset == 0 => 0,
+            None => {
+                let mut count = query;
+                count
+                    .clear_selects()
+                    .expr_as(Expr::col(Asterisk).count(), Alias::new(TOTAL));
+                self.fetch_optional::<Total>(&count)
+                    .await?
+                    .map_or(0, |t| t.total)
+            }
+        };
         Ok(Page {
-            items,
-            total: total.map_or(0, |t| u64::try_from(t.total).unwrap_or_default()),
+            items: rows.into_iter().map(|r| r.row).collect(),
+            total: u64::try_from(total).unwrap_or_default(),
             limit: page.limit,
             offset: page.offset,
         })
@@ -142,9 +153,27 @@ impl Db {
     }
 }
 
+/// Name of the column that carries a page's total count.
+const TOTAL: &str = "total";
+
 #[derive(FromRow)]
 struct Total {
     total: i64,
+}
+
+/// A row of a page together with the count of all matching rows.
+struct Counted<T> {
+    row: T,
+    total: i64,
+}
+
+impl<'r, T: FromRow<'r, PgRow>> FromRow<'r, PgRow> for Counted<T> {
+    fn from_row(row: &'r PgRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            row: T::from_row(row)?,
+            total: sqlx::Row::try_get(row, TOTAL)?,
+        })
+    }
 }
 
 /// A database failure, classified so that services can map the expected ones.

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::Tracing;
+use poem::middleware::{CatchPanic, Tracing};
 use poem::{Endpoint, EndpointExt, Route, Server};
 use poem_openapi::OpenApiService;
 
@@ -12,8 +12,9 @@ use crate::auth::{Authenticator, PasswordHasher, SessionStore};
 use crate::authors::{api::AuthorsApi, repository::AuthorRepository, service::AuthorService};
 use crate::books::{api::BooksApi, repository::BookRepository, service::BookService};
 use crate::db::Db;
+use crate::error::AppError;
 use crate::health::HealthApi;
-use crate::http::problem::error_response;
+use crate::http::problem::{Problem, error_response};
 use crate::orders::{api::OrdersApi, repository::OrderRepository, service::OrderService};
 use crate::settings::Settings;
 use crate::users::{api::UsersApi, repository::UserRepository, service::UserService};
@@ -130,6 +131,20 @@ fn routes(apis: Apis) -> impl Endpoint<Output = poem::Response> {
         .at("/openapi.json", api.spec_endpoint())
         .at("/openapi.yaml", api.spec_endpoint_yaml())
         .nest("/", api)
+        .with(CatchPanic::new().with_handler(panic_response))
         .with(Tracing)
         .catch_all_error(|err| async move { error_response(err) })
+}
+
+/// A panic in a handler is a bug: log it and answer a plain 500 problem.
+fn panic_response(panic: Box<dyn std::any::Any + Send>) -> poem::Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    Problem::from(&AppError::internal(anyhow::anyhow!(
+        "handler panicked: {message}"
+    )))
+    .into_response()
 }

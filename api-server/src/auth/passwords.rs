@@ -29,11 +29,17 @@ impl PasswordHasher {
             .map_err(AppError::internal)
     }
 
-    /// Whether `password` matches `hash`; with no hash (unknown account) it still spends
-    /// the time of one verification and answers no.
+    /// Whether `password` matches `hash`. With no hash (unknown account), or a password
+    /// no stored hash can come from (longer than bcrypt reads, or with NUL bytes), it
+    /// still spends the time of one verification and answers no.
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, AppError> {
+        let (password, hash) = match Password::parse(password) {
+            Ok(password) => (password, hash),
+            Err(_) => (Password::placeholder(), None),
+        };
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
+        let password = password.expose().to_owned();
         let matches = tokio::task::spawn_blocking(move || bcrypt::verify(password, &hash))
             .await
             .map_err(AppError::internal)?

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::repository::AuthorRecord;
 use super::service::{AuthorInput, AuthorPatch};
 use crate::http::page::page_of;
-use crate::http::types::patch;
+use crate::http::types::{Text, patch};
 
 /// An author.
 #[derive(Debug, Object)]
@@ -43,34 +43,34 @@ page_of!(
 #[derive(Debug, Object)]
 pub struct AuthorCreate {
     /// 1 to 200 characters.
-    pub name: String,
+    pub name: Text,
     /// Up to 10,000 characters.
     #[oai(nullable)]
-    pub bio: Option<String>,
+    pub bio: Option<Text>,
 }
 
 impl From<AuthorCreate> for AuthorInput {
     fn from(req: AuthorCreate) -> Self {
         Self {
-            name: req.name,
-            bio: req.bio,
+            name: req.name.0,
+            bio: req.bio.map(|t| t.0),
         }
     }
 }
 
-/// Changes to an author; absent fields stay as they are, a `null` bio clears it.
+/// Changes to an author; absent fields stay as they are, `null` or an empty string clears `bio`.
 #[derive(Debug, Object)]
 pub struct AuthorUpdate {
-    pub name: Option<String>,
+    pub name: Option<Text>,
     #[oai(nullable)]
-    pub bio: MaybeUndefined<String>,
+    pub bio: MaybeUndefined<Text>,
 }
 
 impl From<AuthorUpdate> for AuthorPatch {
     fn from(req: AuthorUpdate) -> Self {
         Self {
-            name: req.name,
-            bio: patch(req.bio),
+            name: req.name.map(|t| t.0),
+            bio: patch(req.bio).map(|b| b.map(|t| t.0)),
         }
     }
 }

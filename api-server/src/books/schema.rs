@@ -9,7 +9,7 @@ use super::repository::BookRecord;
 use super::service::{BookInput, BookPatch};
 use crate::domain::Money;
 use crate::http::page::page_of;
-use crate::http::types::{Date, patch};
+use crate::http::types::{Date, Text, patch};
 
 /// A book of the catalogue.
 #[derive(Debug, Object)]
@@ -51,12 +51,12 @@ page_of!(
 #[derive(Debug, Object)]
 pub struct BookCreate {
     /// 1 to 300 characters.
-    pub title: String,
+    pub title: Text,
     /// An existing author.
     pub author_id: Uuid,
     /// Up to 10,000 characters.
     #[oai(nullable)]
-    pub description: Option<String>,
+    pub description: Option<Text>,
     /// Greater than 0, at most 1000000.00.
     pub price: Money,
     #[oai(nullable)]
@@ -66,22 +66,22 @@ pub struct BookCreate {
 impl From<BookCreate> for BookInput {
     fn from(req: BookCreate) -> Self {
         Self {
-            title: req.title,
+            title: req.title.0,
             author_id: req.author_id,
-            description: req.description,
+            description: req.description.map(|t| t.0),
             price: req.price,
             published_at: req.published_at.map(|d| d.0),
         }
     }
 }
 
-/// Changes to a book; absent fields stay as they are, `null` clears a nullable field.
+/// Changes to a book; absent fields stay as they are; `null` clears `description` or `published_at`, and so does an empty `description`.
 #[derive(Debug, Object)]
 pub struct BookUpdate {
-    pub title: Option<String>,
+    pub title: Option<Text>,
     pub author_id: Option<Uuid>,
     #[oai(nullable)]
-    pub description: MaybeUndefined<String>,
+    pub description: MaybeUndefined<Text>,
     pub price: Option<Money>,
     #[oai(nullable)]
     pub published_at: MaybeUndefined<Date>,
@@ -90,9 +90,9 @@ pub struct BookUpdate {
 impl From<BookUpdate> for BookPatch {
     fn from(req: BookUpdate) -> Self {
         Self {
-            title: req.title,
+            title: req.title.map(|t| t.0),
             author_id: req.author_id,
-            description: patch(req.description),
+            description: patch(req.description).map(|d| d.map(|t| t.0)),
             price: req.price,
             published_at: patch(req.published_at).map(|d| d.map(|d| d.0)),
         }

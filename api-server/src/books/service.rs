@@ -74,7 +74,7 @@ impl BookService {
         filter.title_contains = v
             .check(
                 "q",
-                text::optional(filter.title_contains.as_deref(), MAX_QUERY_CHARS),
+                text::search(filter.title_contains.as_deref(), MAX_QUERY_CHARS),
             )
             .flatten();
         if let (Some(min), Some(max)) = (filter.min_price, filter.max_price)

@@ -18,6 +18,14 @@ pub fn optional(value: Option<&str>, max_chars: usize) -> Result<Option<String>,
     }
 }
 
+/// Checks search text: kept exactly as typed (spaces included), empty counts as absent.
+pub fn search(value: Option<&str>, max_chars: usize) -> Result<Option<String>, String> {
+    match value {
+        None | Some("") => Ok(None),
+        Some(value) => checked(value, max_chars).map(|v| Some(v.to_owned())),
+    }
+}
+
 fn checked(value: &str, max_chars: usize) -> Result<&str, String> {
     if value.contains('\0') {
         return Err("must not contain NUL characters".to_owned());
@@ -30,7 +38,7 @@ fn checked(value: &str, max_chars: usize) -> Result<&str, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{optional, required};
+    use super::{optional, required, search};
 
     #[test]
     fn required_text_is_trimmed_and_bounded() {
@@ -39,6 +47,13 @@ mod tests {
         assert!(required("abcdefghijk", 10).is_err());
         assert!(required("nul\0byte", 10).is_err());
         assert_eq!(required("éééééééééé", 10), Ok("éééééééééé".to_owned()));
+    }
+
+    #[test]
+    fn search_text_keeps_its_spaces() {
+        assert_eq!(search(Some("of "), 5), Ok(Some("of ".to_owned())));
+        assert_eq!(search(Some(""), 5), Ok(None));
+        assert!(search(Some("nul\0"), 5).is_err());
     }
 
     #[test]

@@ -285,7 +285,8 @@ impl IntoResponse for ProblemError {
 /// unknown routes, as well as the problems handlers return.
 pub fn error_response(err: poem::Error) -> Response {
     use poem_openapi::error::{
-        AuthorizationError, ContentTypeError, ParseParamError, ParseRequestPayloadError,
+        AuthorizationError, ContentTypeError, ParseParamError, ParsePathError,
+        ParseRequestPayloadError,
     };
 
     let err = match err.downcast::<ProblemError>() {
@@ -301,6 +302,16 @@ pub fn error_response(err: poem::Error) -> Response {
                 message: param.reason.clone(),
             }]),
             ..invalid(format!("Invalid parameter `{}`.", param.name))
+        }
+    } else if let Some(path) = err.downcast_ref::<ParsePathError>() {
+        // poem-openapi names path parameters by position (`param0`); the one path
+        // parameter of every route of this API is the resource `id`.
+        Problem {
+            errors: Some(vec![FieldProblem {
+                field: "id".to_owned(),
+                message: path.reason.clone(),
+            }]),
+            ..invalid("Invalid path parameter `id`.".to_owned())
         }
     } else if let Some(payload) = err.downcast_ref::<ParseRequestPayloadError>() {
         invalid(format!("The request body is invalid: {}", payload.reason))

@@ -69,28 +69,28 @@ impl OrderService {
         id: Uuid,
         next: OrderStatus,
     ) -> Result<OrderRecord, AppError> {
-        let order = self.get(caller, id).await?;
+        let mut order = self.get(caller, id).await?;
         if !caller.is_admin && next != OrderStatus::Cancelled {
             return Err(AppError::forbidden(
                 "cancel_only",
                 "Customers may only cancel their orders.",
             ));
         }
-        let current = order.status;
-        let illegal = || {
-            AppError::conflict(
-                "illegal_transition",
-                format!("An order cannot move from {current} to {next}."),
-            )
-        };
-        if !current.can_become(next) {
-            return Err(illegal());
+        loop {
+            let current = order.status;
+            if !current.can_become(next) {
+                return Err(AppError::conflict(
+                    "illegal_transition",
+                    format!("An order cannot move from {current} to {next}."),
+                ));
+            }
+            match self.orders.transition(id, current, next).await? {
+                Some(moved) => return Ok(moved),
+                // Someone else moved the order first: the move is judged against the new
+                // state. The life cycle only moves forward, so this ends within a few rounds.
+                None => order = self.get(caller, id).await?,
+            }
         }
-        // Someone else moved the order first: the move is judged against the new state.
-        self.orders
-            .transition(id, current, next)
-            .await?
-            .ok_or_else(illegal)
     }
 
     pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), AppError> {

@@ -40,7 +40,7 @@ impl UsersApi {
         body: Json<LoginRequest>,
     ) -> ApiResult<Json<LoginResponse>, { UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE }> {
         let LoginRequest { email, password } = body.0;
-        let (token, user) = self.users.login(&email, password).await?;
+        let (token, user) = self.users.login(&email.0, password.0).await?;
         Ok(Json(LoginResponse {
             access_token: token.token,
             token_type: TokenType::Bearer,

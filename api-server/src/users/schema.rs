@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::repository::UserRecord;
 use super::service::{Signup, UserPatch};
 use crate::http::page::page_of;
+use crate::http::types::Text;
 
 /// A user account. Never carries a password or its hash.
 #[derive(Debug, Object)]
@@ -44,18 +45,18 @@ page_of!(
 #[derive(Debug, Object)]
 pub struct SignupRequest {
     /// Trimmed and lower-cased; must be unique regardless of case.
-    pub email: String,
+    pub email: Text,
     /// 8 to 72 bytes of UTF-8.
-    pub password: String,
-    pub full_name: String,
+    pub password: Text,
+    pub full_name: Text,
 }
 
 impl From<SignupRequest> for Signup {
     fn from(req: SignupRequest) -> Self {
         Self {
-            email: req.email,
-            password: req.password,
-            full_name: req.full_name,
+            email: req.email.0,
+            password: req.password.0,
+            full_name: req.full_name.0,
         }
     }
 }
@@ -63,8 +64,8 @@ impl From<SignupRequest> for Signup {
 /// Credentials to exchange for a bearer token.
 #[derive(Debug, Object)]
 pub struct LoginRequest {
-    pub email: String,
-    pub password: String,
+    pub email: Text,
+    pub password: Text,
 }
 
 /// The kind of token issued.
@@ -88,13 +89,13 @@ pub struct LoginResponse {
 /// Changes to an account; absent fields stay as they are.
 #[derive(Debug, Object)]
 pub struct UserUpdate {
-    pub email: Option<String>,
-    pub full_name: Option<String>,
+    pub email: Option<Text>,
+    pub full_name: Option<Text>,
     /// A new password (8 to 72 bytes). Changing one's own password requires
     /// `current_password` and ends every other session of the account.
-    pub password: Option<String>,
+    pub password: Option<Text>,
     /// The current password; required when changing one's own password.
-    pub current_password: Option<String>,
+    pub current_password: Option<Text>,
     /// Administrators only.
     pub is_active: Option<bool>,
     /// Administrators only.
@@ -104,10 +105,10 @@ pub struct UserUpdate {
 impl From<UserUpdate> for UserPatch {
     fn from(req: UserUpdate) -> Self {
         Self {
-            email: req.email,
-            full_name: req.full_name,
-            password: req.password,
-            current_password: req.current_password,
+            email: req.email.map(|t| t.0),
+            full_name: req.full_name.map(|t| t.0),
+            password: req.password.map(|t| t.0),
+            current_password: req.current_password.map(|t| t.0),
             is_active: req.is_active,
             is_admin: req.is_admin,
         }

@@ -81,12 +81,7 @@ impl UserService {
             Ok(email) => self.users.find_by_email(&email).await?,
             Err(_) => None,
         };
-        // bcrypt cannot have hashed these, so they cannot match; still spend the time.
-        let usable = Password::parse(password.clone()).is_ok();
-        let hash = user
-            .as_ref()
-            .filter(|_| usable)
-            .map(|u| u.hashed_password.clone());
+        let hash = user.as_ref().map(|u| u.hashed_password.clone());
         if !self.hasher.verify(password, hash).await? {
             return Err(AppError::Unauthenticated);
         }
