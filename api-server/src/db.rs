@@ -73,6 +73,16 @@ impl Db {
         }
     }
 
+    /// Runs a statement that always yields one row, such as `INSERT … RETURNING`.
+    pub async fn fetch_one<T>(&self, stmt: &impl Statement) -> Result<T, DbError>
+    where
+        T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        self.fetch_optional(stmt)
+            .await?
+            .ok_or_else(|| DbError::Other(anyhow::anyhow!("the statement returned no row")))
+    }
+
     /// Runs a statement and collects every row.
     pub async fn fetch_all<T>(&self, stmt: &impl Statement) -> Result<Vec<T>, DbError>
     where

@@ -72,7 +72,7 @@ impl AuthorRepository {
             ])?
             .returning_all()
             .to_owned();
-        self.db.fetch_optional(&stmt).await?.ok_or_else(no_row)
+        self.db.fetch_one(&stmt).await
     }
 
     pub async fn find(&self, id: Uuid) -> Result<Option<AuthorRecord>, DbError> {
@@ -121,8 +121,4 @@ fn select() -> SelectStatement {
         .columns(COLUMNS)
         .from(Authors::Table)
         .to_owned()
-}
-
-pub(crate) fn no_row() -> DbError {
-    DbError::Other(anyhow::anyhow!("INSERT … RETURNING returned no row"))
 }

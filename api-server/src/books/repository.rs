@@ -4,7 +4,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sea_query::{Expr, ExprTrait, Func, Iden, LikeExpr, Query, SelectStatement};
 use uuid::Uuid;
 
-use crate::authors::repository::no_row;
 use crate::db::{Db, DbError};
 use crate::domain::{Money, Page, PageRequest};
 
@@ -102,7 +101,7 @@ impl BookRepository {
             ])?
             .returning_all()
             .to_owned();
-        self.db.fetch_optional(&stmt).await?.ok_or_else(no_row)
+        self.db.fetch_one(&stmt).await
     }
 
     pub async fn find(&self, id: Uuid) -> Result<Option<BookRecord>, DbError> {

@@ -1,7 +1,7 @@
 //! Storage of user accounts. SQL only: no HTTP, no business rules.
 
 use chrono::{DateTime, Utc};
-use sea_query::{Expr, ExprTrait, Iden, OnConflict, Query, SelectStatement};
+use sea_query::{Expr, ExprTrait, Iden, InsertStatement, OnConflict, Query, SelectStatement};
 use uuid::Uuid;
 
 use crate::db::{Db, DbError};
@@ -74,55 +74,30 @@ impl UserRepository {
 
     /// Inserts an account; a taken e-mail is `DbError::Unique("users_email_key")`.
     pub async fn insert(&self, user: NewUser) -> Result<UserRecord, DbError> {
-        let now = Utc::now();
-        let stmt = Query::insert()
-            .into_table(Users::Table)
-            .columns(COLUMNS)
-            .values([
-                Uuid::now_v7().into(),
-                user.email.into_inner().into(),
-                user.full_name.into(),
-                user.hashed_password.into(),
-                true.into(),
-                user.is_admin.into(),
-                now.into(),
-                now.into(),
-            ])?
-            .returning_all()
-            .to_owned();
-        self.inserted(&stmt).await
+        let stmt = insert(user)?.returning_all().to_owned();
+        self.db.fetch_one(&stmt).await
     }
 
     /// Creates the account, or makes the existing one with that e-mail an active
     /// administrator with the given password.
     pub async fn upsert_admin(&self, user: NewUser) -> Result<UserRecord, DbError> {
-        let now = Utc::now();
-        let stmt = Query::insert()
-            .into_table(Users::Table)
-            .columns(COLUMNS)
-            .values([
-                Uuid::now_v7().into(),
-                user.email.into_inner().into(),
-                user.full_name.into(),
-                user.hashed_password.into(),
-                true.into(),
-                true.into(),
-                now.into(),
-                now.into(),
-            ])?
-            .on_conflict(
-                OnConflict::column(Users::Email)
-                    .update_columns([
-                        Users::HashedPassword,
-                        Users::IsActive,
-                        Users::IsAdmin,
-                        Users::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .returning_all()
-            .to_owned();
-        self.inserted(&stmt).await
+        let stmt = insert(NewUser {
+            is_admin: true,
+            ..user
+        })?
+        .on_conflict(
+            OnConflict::column(Users::Email)
+                .update_columns([
+                    Users::HashedPassword,
+                    Users::IsActive,
+                    Users::IsAdmin,
+                    Users::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .returning_all()
+        .to_owned();
+        self.db.fetch_one(&stmt).await
     }
 
     pub async fn find(&self, id: Uuid) -> Result<Option<UserRecord>, DbError> {
@@ -172,13 +147,25 @@ impl UserRepository {
         }
         self.db.fetch_optional(&stmt).await
     }
+}
 
-    async fn inserted(&self, stmt: &sea_query::InsertStatement) -> Result<UserRecord, DbError> {
-        self.db
-            .fetch_optional(stmt)
-            .await?
-            .ok_or_else(|| DbError::Other(anyhow::anyhow!("INSERT … RETURNING returned no row")))
-    }
+/// `INSERT` of a new, active account.
+fn insert(user: NewUser) -> Result<InsertStatement, DbError> {
+    let now = Utc::now();
+    Ok(Query::insert()
+        .into_table(Users::Table)
+        .columns(COLUMNS)
+        .values([
+            Uuid::now_v7().into(),
+            user.email.into_inner().into(),
+            user.full_name.into(),
+            user.hashed_password.into(),
+            true.into(),
+            user.is_admin.into(),
+            now.into(),
+            now.into(),
+        ])?
+        .to_owned())
 }
 
 fn select() -> SelectStatement {
