@@ -982,3 +982,30 @@ async fn the_bootstrap_administrator_exists_and_may_list_accounts() {
     assert_eq!(page.total, 1);
     assert_eq!(page.items[0].id, session.user.id);
 }
+
+#[tokio::test]
+async fn the_service_answers_health_docs_and_its_spec() {
+    let app = TestApp::spawn().await;
+
+    let health = app.client.health().send().await.unwrap().into_inner();
+    let http = app.client.client();
+    let get = |path: &str| http.get(format!("{}{path}", app.base_url)).send();
+    let docs = get("/docs").await.unwrap();
+    let json: serde_json::Value = get("/openapi.json").await.unwrap().json().await.unwrap();
+    let yaml = get("/openapi.yaml").await.unwrap();
+
+    assert_eq!(health.status, types::HealthStatus::Ok);
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger"));
+    assert_eq!(
+        json["paths"]["/api/v1/books"]["get"]["operationId"],
+        "list_books"
+    );
+    assert_eq!(yaml.status(), 200);
+    assert!(
+        yaml.text()
+            .await
+            .unwrap()
+            .contains("operationId: create_order")
+    );
+}
