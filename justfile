@@ -11,7 +11,7 @@ set positional-arguments
 default:
     @just --list
 
-# Runs the server (reads .env; needs PostgreSQL and Redis, see .env.example).
+# Runs the server (reads .env; embedded SQLite and in-process sessions unless configured).
 start:
     cargo run -p api-server
 
@@ -28,23 +28,9 @@ watch:
     fi
     exec cargo watch -x 'run -p api-server'
 
-# Drops and recreates the database named in DATABASE_URL; the server migrates it at start.
+# Empties the database of DATABASE_URL (the SQLite file by default); the server recreates it.
 db-reset:
-    #!/usr/bin/env bash
-    set -euo pipefail
-    url=${DATABASE_URL:-postgres://postgres:postgres@localhost:5432/bookstore}
-    # A database cannot be dropped over a connection to itself, so connect to the
-    # `postgres` maintenance database of the same server, keeping any ?query options.
-    base=${url%%\?*}
-    query=${url#"$base"}
-    db=${base##*/}
-    [[ -n $db && $db != "$base" ]] || { echo "DATABASE_URL names no database: $url" >&2; exit 1; }
-    [[ $db != postgres ]] || { echo "refusing to drop the maintenance database" >&2; exit 1; }
-    # WITH (FORCE) ends other sessions still connected to it (PostgreSQL 13+).
-    psql "${base%/*}/postgres${query}" -v ON_ERROR_STOP=1 \
-        -c "DROP DATABASE IF EXISTS \"${db}\" WITH (FORCE)" \
-        -c "CREATE DATABASE \"${db}\""
-    echo "database ${db} recreated"
+    scripts/db-reset.sh
 
 # Formatting, Clippy and the OpenAPI linter, as CI runs them.
 lint:

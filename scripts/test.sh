@@ -1,53 +1,30 @@
 #!/usr/bin/env bash
-# Runs the whole test suite against throwaway PostgreSQL and Redis servers.
+# Runs the whole test suite: every test on PostgreSQL + Redis (throwaway servers), then the
+# end-to-end tests again on the embedded pair (a SQLite file per test, in-process sessions).
 #
-#   scripts/test.sh                 # every test in the workspace
+#   scripts/test.sh                 # every test in the workspace, on both backend pairs
 #   scripts/test.sh signup          # arguments go to `cargo nextest run` (or `cargo test`)
 #
 # The servers live in a temporary directory, listen on free ports on 127.0.0.1 only, and are
 # stopped and deleted on exit, so runs never share state and never touch a developer's own
 # databases. To reuse services that are already running, set TEST_DATABASE_URL (a superuser
 # URL: the tests create one database per test) and/or TEST_REDIS_URL; that service is then
-# not started here.
+# not started here. See scripts/lib/services.sh.
 set -euo pipefail
-
-log() { printf 'test.sh: %s\n' "$*" >&2; }
-die() {
-    log "error: $*"
-    exit 1
-}
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo_root"
 
-# The system user that owns the PostgreSQL data directory when we run as root: initdb and
-# postgres refuse to run as root.
-pg_os_user=postgres
-
-pg_bindir=""
-redis_server=""
-tmp_dir=""
-pg_data=""
-pg_started=""
-redis_pid=""
+# shellcheck source-path=SCRIPTDIR source=lib/services.sh
+source "$repo_root/scripts/lib/services.sh"
 
 # Stops whatever was started and removes the temporary directory, on success, failure or
-# interrupt alike. It prints nothing so that the test runner's summary stays the last output.
-# shellcheck disable=SC2329 # invoked by the EXIT trap
+# interrupt alike.
+# shellcheck disable=SC2317,SC2329 # invoked by the EXIT trap
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
-    if [[ -n $redis_pid ]]; then
-        kill "$redis_pid" 2>/dev/null || true
-        wait "$redis_pid" 2>/dev/null || true
-    fi
-    if [[ -n $pg_started ]]; then
-        # Immediate mode: the data is thrown away anyway, so skip the shutdown checkpoint.
-        as_pg_user "$pg_bindir/pg_ctl" -D "$pg_data" -m immediate stop >/dev/null 2>&1 || true
-    fi
-    if [[ -n $tmp_dir ]]; then
-        rm -rf -- "$tmp_dir"
-    fi
+    services_stop
     exit "$status"
 }
 trap cleanup EXIT
@@ -55,211 +32,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Runs a command as the PostgreSQL owner: as $pg_os_user when we are root, as ourselves
-# otherwise. It runs from the temporary directory because that user may not be allowed to
-# enter the current one (a checkout under /root, say).
-as_pg_user() {
-    if [[ $EUID -ne 0 ]]; then
-        (cd "$tmp_dir" && "$@")
-    elif command -v runuser >/dev/null 2>&1; then
-        (cd "$tmp_dir" && runuser -u "$pg_os_user" -- "$@")
-    else
-        (cd "$tmp_dir" && setpriv --reuid="$pg_os_user" --regid="$pg_os_user" --init-groups -- "$@")
-    fi
-}
+services_start
 
-# Prints the directory holding initdb, pg_ctl and postgres: the newest version under
-# /usr/lib/postgresql (Debian and Ubuntu install versions side by side there, off PATH),
-# else the one on PATH.
-find_pg_bindir() {
-    local dir newest=""
-    for dir in /usr/lib/postgresql/*/bin; do
-        if [[ -x $dir/initdb && -x $dir/pg_ctl && -x $dir/postgres ]]; then
-            newest=$(printf '%s\n%s\n' "$newest" "$dir" | sed '/^$/d' | sort -V | tail -n 1)
-        fi
-    done
-    if [[ -z $newest ]] && command -v initdb >/dev/null 2>&1 &&
-        command -v pg_ctl >/dev/null 2>&1 && command -v postgres >/dev/null 2>&1; then
-        newest=$(dirname "$(command -v initdb)")
-    fi
-    printf '%s' "$newest"
-}
-
-find_redis_server() {
-    command -v redis-server 2>/dev/null || true
-}
-
-# Finds the server binaries this run needs, installing the missing ones from Debian's
-# packages when we are root on an apt-based system (a fresh CI machine), else explaining
-# what to install.
-find_or_install_servers() {
-    local missing=()
-    if [[ -z ${TEST_DATABASE_URL:-} ]]; then
-        pg_bindir=$(find_pg_bindir)
-        [[ -n $pg_bindir ]] || missing+=(postgresql)
-    fi
-    if [[ -z ${TEST_REDIS_URL:-} ]]; then
-        redis_server=$(find_redis_server)
-        [[ -n $redis_server ]] || missing+=(redis-server)
-    fi
-    if [[ ${#missing[@]} -eq 0 ]]; then
-        return
-    fi
-
-    if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        log "installing ${missing[*]} with apt-get"
-        apt-get update -q >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-            "${missing[@]}" >&2
-        if [[ -z ${TEST_DATABASE_URL:-} ]]; then
-            pg_bindir=$(find_pg_bindir)
-            [[ -n $pg_bindir ]] || die "PostgreSQL is still missing after installing it"
-        fi
-        if [[ -z ${TEST_REDIS_URL:-} ]]; then
-            redis_server=$(find_redis_server)
-            [[ -n $redis_server ]] || die "redis-server is still missing after installing it"
-        fi
-    else
-        die "missing ${missing[*]}: install it with 'sudo apt-get install ${missing[*]}'" \
-            "(Debian/Ubuntu names; the PostgreSQL server is initdb, pg_ctl and postgres)," \
-            "or point TEST_DATABASE_URL / TEST_REDIS_URL at services already running"
-    fi
-}
-
-# Picks a random port that nothing listens on. The range stays below Linux's ephemeral
-# range (32768 and up) so that outgoing connections do not take it before our server binds
-# it; a server that still fails to bind is retried on another port by its caller.
-pick_port() {
-    local port
-    while true; do
-        port=$((15000 + RANDOM % 15000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            printf '%s' "$port"
-            return
-        fi
-    done
-}
-
-start_postgres() {
-    local port attempt
-    log "PostgreSQL binaries: $pg_bindir"
-
-    if [[ $EUID -eq 0 ]]; then
-        if ! id -u "$pg_os_user" >/dev/null 2>&1; then
-            log "creating system user $pg_os_user to own the test cluster"
-            useradd --system --user-group --no-create-home --home-dir /nonexistent \
-                --shell /usr/sbin/nologin "$pg_os_user"
-        fi
-        chown "$pg_os_user:" "$tmp_dir"
-    fi
-
-    pg_data="$tmp_dir/pgdata"
-    if ! as_pg_user "$pg_bindir/initdb" -D "$pg_data" --auth=trust -U postgres \
-        --encoding=UTF8 --no-locale >"$tmp_dir/initdb.log" 2>&1; then
-        cat "$tmp_dir/initdb.log" >&2
-        die "initdb failed"
-    fi
-
-    # Durability is pointless for a cluster deleted at exit; dropping it makes the many
-    # CREATE DATABASE calls of the suite (one per test) much faster. Each test holds a small
-    # pool while tests run in parallel, hence the connection limit.
-    cat >>"$pg_data/postgresql.conf" <<EOF
-
-# Throwaway test cluster (scripts/test.sh)
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$tmp_dir'
-max_connections = 300
-fsync = off
-synchronous_commit = off
-full_page_writes = off
-EOF
-
-    for attempt in 1 2 3 4 5; do
-        port=$(pick_port)
-        if as_pg_user "$pg_bindir/pg_ctl" -D "$pg_data" -l "$tmp_dir/postgres.log" \
-            -o "-p $port" -w -t 60 start >/dev/null 2>&1; then
-            pg_started=1
-            break
-        fi
-        log "PostgreSQL did not start on port $port (attempt $attempt)"
-    done
-    if [[ -z $pg_started ]]; then
-        tail -n 20 "$tmp_dir/postgres.log" >&2 || true
-        die "could not start PostgreSQL"
-    fi
-
-    # pg_ctl -w already waited for the server; this also proves the TCP listener answers.
-    for _ in $(seq 1 50); do
-        if "$pg_bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres; then
-            export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
-            log "PostgreSQL ready on 127.0.0.1:$port"
-            return
-        fi
-        sleep 0.1
-    done
-    die "PostgreSQL started but does not answer on 127.0.0.1:$port"
-}
-
-# True once the Redis server on the given port answers PING.
-redis_answers() {
-    local port=$1 reply=""
-    if command -v redis-cli >/dev/null 2>&1; then
-        [[ $(redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null) == PONG ]]
-        return
-    fi
-    # Without redis-cli, speak the inline protocol over bash's /dev/tcp.
-    (
-        exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
-        printf 'PING\r\n' >&3
-        IFS= read -r -t 1 reply <&3 || exit 1
-        [[ $reply == $'+PONG\r' ]]
-    ) 2>/dev/null
-}
-
-start_redis() {
-    local port attempt
-    log "Redis server: $redis_server"
-    for attempt in 1 2 3 4 5; do
-        port=$(pick_port)
-        # No RDB snapshots and no AOF: nothing is written to disk.
-        "$redis_server" --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
-            --daemonize no --dir "$tmp_dir" --logfile "$tmp_dir/redis.log" &
-        redis_pid=$!
-        for _ in $(seq 1 100); do
-            if redis_answers "$port"; then
-                export TEST_REDIS_URL="redis://127.0.0.1:$port"
-                log "Redis ready on 127.0.0.1:$port"
-                return
-            fi
-            # It exits at once when the port is taken: try another one.
-            kill -0 "$redis_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill "$redis_pid" 2>/dev/null || true
-        wait "$redis_pid" 2>/dev/null || true
-        redis_pid=""
-        log "Redis did not start on port $port (attempt $attempt)"
-    done
-    tail -n 20 "$tmp_dir/redis.log" >&2 || true
-    die "could not start Redis"
-}
-
-find_or_install_servers
-
-# Under /tmp rather than $TMPDIR: the postgres user must be able to reach it, and the unix
-# socket path must stay short (about 100 bytes at most).
-tmp_dir=$(mktemp -d /tmp/bookstore-test.XXXXXX)
-
-if [[ -n ${TEST_DATABASE_URL:-} ]]; then
-    log "using PostgreSQL from TEST_DATABASE_URL"
-else
-    start_postgres
-fi
-if [[ -n ${TEST_REDIS_URL:-} ]]; then
-    log "using Redis from TEST_REDIS_URL"
-else
-    start_redis
-fi
+export TEST_SQLITE_DIR="$services_dir/sqlite"
 
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
@@ -269,10 +44,14 @@ if cargo nextest --version >/dev/null 2>&1; then
         log "running: cargo test --workspace --doc"
         cargo test --workspace --doc --quiet || status=$?
     fi
-    log "running: cargo nextest run --workspace --no-fail-fast${*:+ $*}"
-    cargo nextest run --workspace --no-fail-fast "$@" || status=$?
+    log "running on PostgreSQL + Redis: cargo nextest run --workspace --no-fail-fast${*:+ $*}"
+    TEST_BACKEND=postgres cargo nextest run --workspace --no-fail-fast "$@" || status=$?
+    log "running on SQLite + in-process sessions: cargo nextest run -p bookstore-tests --no-fail-fast${*:+ $*}"
+    TEST_BACKEND=sqlite cargo nextest run -p bookstore-tests --no-fail-fast "$@" || status=$?
 else
-    log "running: cargo test --workspace --no-fail-fast${*:+ $*} (cargo-nextest not found)"
-    cargo test --workspace --no-fail-fast "$@" || status=$?
+    log "running on PostgreSQL + Redis: cargo test --workspace --no-fail-fast${*:+ $*} (cargo-nextest not found)"
+    TEST_BACKEND=postgres cargo test --workspace --no-fail-fast "$@" || status=$?
+    log "running on SQLite + in-process sessions: cargo test -p bookstore-tests --no-fail-fast${*:+ $*}"
+    TEST_BACKEND=sqlite cargo test -p bookstore-tests --no-fail-fast "$@" || status=$?
 fi
 exit "$status"

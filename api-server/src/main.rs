@@ -8,11 +8,9 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let settings = Settings::from_env()?;
     let app = Application::build(settings.clone()).await?;
-    tracing::info!(
-        "listening on http://{}:{} (API docs at /docs)",
-        settings.host,
-        app.port()
-    );
+    for line in app.banner(&settings.host).lines() {
+        tracing::info!("{line}");
+    }
     app.run_until(shutdown_signal()).await
 }
 

@@ -12,9 +12,12 @@ use secrecy::SecretString;
 pub struct Settings {
     pub host: String,
     pub port: u16,
-    pub database_url: SecretString,
+    /// PostgreSQL (`postgres://…`) or SQLite (`sqlite://…`); unset means the embedded
+    /// SQLite file `./bookstore.db`.
+    pub database_url: Option<SecretString>,
     pub database_max_connections: u32,
-    pub redis_url: SecretString,
+    /// Redis for sessions; unset means an in-process session store.
+    pub redis_url: Option<SecretString>,
     /// Prefix of every Redis key, so several deployments (or tests) can share one Redis.
     pub redis_key_prefix: String,
     pub access_token_ttl: Duration,
@@ -38,9 +41,7 @@ impl Settings {
     /// Reads the settings from any key-value source; unset or empty values take defaults.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let get = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
-        let parse = |key: &str, default: &str| -> anyhow::Result<String> {
-            Ok(get(key).unwrap_or_else(|| default.to_owned()))
-        };
+        let text = |key: &str, default: &str| get(key).unwrap_or_else(|| default.to_owned());
 
         let bcrypt_cost: u32 = number(&get, "BCRYPT_COST", 12)?;
         if !(4..=31).contains(&bcrypt_cost) {
@@ -60,15 +61,12 @@ impl Settings {
         };
 
         Ok(Self {
-            host: parse("HOST", "0.0.0.0")?,
+            host: text("HOST", "0.0.0.0"),
             port: number(&get, "PORT", 8080)?,
-            database_url: SecretString::from(parse(
-                "DATABASE_URL",
-                "postgres://postgres:postgres@localhost:5432/bookstore",
-            )?),
+            database_url: get("DATABASE_URL").map(SecretString::from),
             database_max_connections: number(&get, "DATABASE_MAX_CONNECTIONS", 10)?,
-            redis_url: SecretString::from(parse("REDIS_URL", "redis://127.0.0.1:6379")?),
-            redis_key_prefix: parse("REDIS_KEY_PREFIX", "bookstore")?,
+            redis_url: get("REDIS_URL").map(SecretString::from),
+            redis_key_prefix: text("REDIS_KEY_PREFIX", "bookstore"),
             access_token_ttl: Duration::from_secs(minutes * 60),
             bcrypt_cost,
             admin,

@@ -14,6 +14,7 @@ use crate::books::{api::BooksApi, repository::BookRepository, service::BookServi
 use crate::db::Db;
 use crate::error::AppError;
 use crate::health::HealthApi;
+use crate::http::methods::WithAllow;
 use crate::http::problem::{Problem, error_response};
 use crate::orders::{api::OrdersApi, repository::OrderRepository, service::OrderService};
 use crate::settings::Settings;
@@ -29,6 +30,7 @@ pub struct Application {
     acceptor: TcpAcceptor,
     port: u16,
     db: Db,
+    sessions: SessionStore,
     app: poem::endpoint::BoxEndpoint<'static>,
 }
 
@@ -36,7 +38,7 @@ impl Application {
     /// Connects to the database, applies migrations, ensures the bootstrap administrator
     /// and binds `HOST:PORT` (port 0 picks a free one).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let (db, apis) = wire(&settings)?;
+        let (db, sessions, apis) = wire(&settings)?;
         db.migrate().await?;
         if let Some(admin) = &settings.admin {
             let user = apis.1.users.ensure_admin(admin).await?;
@@ -56,6 +58,7 @@ impl Application {
             acceptor,
             port,
             db,
+            sessions,
             app: routes(apis).boxed(),
         })
     }
@@ -63,6 +66,35 @@ impl Application {
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// What a person starting the server wants to know: where it listens, which backends
+    /// it uses and how to switch them.
+    pub fn banner(&self, host: &str) -> String {
+        let shown_host = if host == "0.0.0.0" { "127.0.0.1" } else { host };
+        let mut lines = vec![format!(
+            "listening on http://{host}:{port} — API docs at http://{shown_host}:{port}/docs",
+            port = self.port
+        )];
+        lines.push(match &self.db {
+            Db::Postgres(_) => "database: PostgreSQL (DATABASE_URL)".to_owned(),
+            Db::Sqlite(pool) => {
+                let options = pool.connect_options();
+                let file = options.get_filename();
+                let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned());
+                format!(
+                    "database: embedded SQLite file {} — set DATABASE_URL=postgres://… to use PostgreSQL",
+                    file.display()
+                )
+            }
+        });
+        lines.push(if self.sessions.is_shared() {
+            "sessions: Redis (REDIS_URL)".to_owned()
+        } else {
+            "sessions: in-process, lost on restart — set REDIS_URL=redis://… to keep them in Redis"
+                .to_owned()
+        });
+        lines.join("\n")
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
@@ -87,12 +119,12 @@ pub fn openapi_spec() -> anyhow::Result<String> {
     };
     let _entered = runtime.as_ref().map(tokio::runtime::Runtime::enter);
     let settings = Settings::from_lookup(|key| (key == "BCRYPT_COST").then(|| "4".to_owned()))?;
-    let (_, apis) = wire(&settings)?;
+    let (_, _, apis) = wire(&settings)?;
     Ok(api_service(apis).spec())
 }
 
 /// Creates every service over lazily connecting pools.
-fn wire(settings: &Settings) -> anyhow::Result<(Db, Apis)> {
+fn wire(settings: &Settings) -> anyhow::Result<(Db, SessionStore, Apis)> {
     let db = Db::connect_lazy(settings)?;
     let sessions = SessionStore::new(settings)?;
     let hasher = PasswordHasher::new(settings.bcrypt_cost)?;
@@ -101,7 +133,7 @@ fn wire(settings: &Settings) -> anyhow::Result<(Db, Apis)> {
     let apis = (
         HealthApi,
         UsersApi {
-            users: UserService::new(user_repo, sessions, hasher),
+            users: UserService::new(user_repo, sessions.clone(), hasher),
             auth: auth.clone(),
         },
         AuthorsApi {
@@ -117,11 +149,11 @@ fn wire(settings: &Settings) -> anyhow::Result<(Db, Apis)> {
             auth,
         },
     );
-    Ok((db, apis))
+    Ok((db, sessions, apis))
 }
 
-fn api_service(apis: Apis) -> OpenApiService<Apis, ()> {
-    OpenApiService::new(apis, "Bookstore API", env!("CARGO_PKG_VERSION"))
+fn api_service(apis: Apis) -> OpenApiService<WithAllow<Apis>, ()> {
+    OpenApiService::new(WithAllow(apis), "Bookstore API", env!("CARGO_PKG_VERSION"))
 }
 
 fn routes(apis: Apis) -> impl Endpoint<Output = poem::Response> {

@@ -413,6 +413,86 @@ async fn a_price_above_one_million_fails_validation_on_price() {
 }
 
 #[tokio::test]
+async fn the_contract_admits_exactly_the_price_texts_the_server_parses() {
+    // The contract's `Money` pattern once admitted any number of integer digits while the
+    // server refused more than twelve: valid input per the spec, answered `invalid_request`.
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let author = app.author(&admin, "Gutenberg").await;
+    let prices = [
+        "12",
+        "12.5",
+        "12.50",
+        "0.01",
+        "007.05",
+        "0000000000000012.50",
+        "999999999999.99",
+        "000000000000000",
+        "1000000000000",
+        "1000000000000.00",
+        "12.345",
+        "-1",
+        "+1",
+        "1e3",
+        " 12",
+        "12.",
+        ".5",
+        "",
+        "1,00",
+    ];
+
+    for price in prices {
+        let admitted = price.parse::<types::Money>().is_ok();
+        let resp = admin
+            .client()
+            .post(format!("{}/api/v1/books", admin.baseurl()))
+            .json(&serde_json::json!({"title": "Priced", "author_id": author.id, "price": price}))
+            .send()
+            .await
+            .expect("the server answers");
+        let status = resp.status().as_u16();
+        let body: serde_json::Value = resp.json().await.expect("a JSON body");
+
+        // A price the server parses is stored, or refused by a rule (`validation_failed`:
+        // zero, above the maximum); only one it cannot parse is `invalid_request`.
+        let parsed = body["code"] != "invalid_request";
+        assert_eq!(admitted, parsed, "price {price:?}: {status} {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_served_contract_declares_the_json_number_a_price_may_be() {
+    // The server takes `"price": 12.5` (the contract's rule), but the spec once declared a
+    // price a string only: a JSON number was input the spec called invalid, yet accepted.
+    let app = TestApp::spawn().await;
+
+    let (status, spec) = raw_get(&app.client, "/openapi.json").await;
+
+    assert_eq!(status, 200);
+    let schemas = &spec["components"]["schemas"];
+    for body in ["BookCreate", "BookUpdate"] {
+        // A `$ref`, or (with a description beside it) an `allOf` holding one.
+        let price = schemas[body]["properties"]["price"].to_string();
+        assert!(
+            price.contains("\"#/components/schemas/MoneyInput\""),
+            "{body}: {price}"
+        );
+    }
+    let kinds: Vec<&str> = schemas["MoneyInput"]["anyOf"]
+        .as_array()
+        .expect("MoneyInput is anyOf")
+        .iter()
+        .map(|kind| {
+            kind["type"]
+                .as_str()
+                .or(kind["$ref"].as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(kinds, ["#/components/schemas/Money", "number"]);
+}
+
+#[tokio::test]
 async fn only_an_admin_may_create_a_book() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
@@ -467,6 +547,39 @@ async fn books_are_filtered_by_a_title_substring_ignoring_case() {
         ["The Left Hand of Darkness", "Darkness Visible"]
     );
     assert_eq!(page.total, 2);
+}
+
+#[tokio::test]
+async fn the_title_filter_ignores_case_beyond_ascii_and_follows_renames() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let author = app.author(&admin, "Various").await;
+    app.book_by(&admin, author.id, "ÉTUDES DE ÇA", "5.00").await;
+    let renamed = app.book_by(&admin, author.id, "Draft", "5.00").await;
+    admin
+        .update_book()
+        .id(renamed.id)
+        .body(types::BookUpdate {
+            title: Some("Ödön's Óda".into()),
+            ..Default::default()
+        })
+        .send()
+        .await
+        .unwrap();
+
+    let accented = app
+        .client
+        .list_books()
+        .q("études de ça")
+        .send()
+        .await
+        .unwrap();
+    let after_rename = app.client.list_books().q("ÖDÖN").send().await.unwrap();
+    let before_rename = app.client.list_books().q("draft").send().await.unwrap();
+
+    assert_eq!(titles(&accented), ["ÉTUDES DE ÇA"]);
+    assert_eq!(titles(&after_rename), ["Ödön's Óda"]);
+    assert_eq!(before_rename.total, 0);
 }
 
 #[tokio::test]

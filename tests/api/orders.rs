@@ -6,7 +6,7 @@ use std::num::NonZeroU32;
 
 use bookstore_tests::api_client::types::{self, OrderStatus};
 use bookstore_tests::api_client::{Client, ClientInfo, Error};
-use bookstore_tests::{PASSWORD, TestApp, assert_problem, money};
+use bookstore_tests::{Backend, PASSWORD, TestApp, assert_problem, money};
 use futures::future::join_all;
 use serde_json::json;
 use uuid::Uuid;
@@ -829,5 +829,39 @@ async fn a_simultaneous_payment_and_cancellation_end_as_one_after_the_other_woul
             Cancelled,
             "round {round}"
         );
+    }
+}
+
+#[tokio::test]
+async fn data_survives_a_restart_and_sessions_survive_only_in_a_shared_store() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let book = app.book(&admin, "The Dispossessed", "9.99").await;
+    let (customer, user) = app.customer().await;
+    let order = customer
+        .create_order()
+        .body(types::OrderCreate {
+            book_id: book.id,
+            quantity: NonZeroU32::new(2).unwrap(),
+        })
+        .send()
+        .await
+        .unwrap()
+        .into_inner();
+    let token = app.login(&user.email, PASSWORD).await.1.access_token;
+
+    let app = app.restart().await;
+
+    let (again, _) = app.login(&user.email, PASSWORD).await;
+    let orders = again.list_orders().send().await.unwrap().into_inner();
+    assert_eq!(orders.items.len(), 1);
+    assert_eq!(orders.items[0].id, order.id);
+    assert_eq!(*orders.items[0].total_amount, "19.98");
+    let old_session = app.with_token(&token).get_me().send().await;
+    match Backend::from_env() {
+        Backend::Postgres => assert_eq!(old_session.unwrap().id, user.id),
+        Backend::Sqlite => {
+            assert_problem(old_session, 401, "unauthorized");
+        }
     }
 }

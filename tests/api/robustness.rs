@@ -32,6 +32,7 @@ struct Answer {
     status: u16,
     body: Value,
     www_authenticate: Option<String>,
+    allow: Option<String>,
 }
 
 impl Answer {
@@ -97,6 +98,7 @@ async fn send(case: &str, request: RequestBuilder) -> Answer {
     };
     let content_type = header_text(header::CONTENT_TYPE).unwrap_or_default();
     let www_authenticate = header_text(header::WWW_AUTHENTICATE);
+    let allow = header_text(header::ALLOW);
     let bytes = response
         .bytes()
         .await
@@ -116,6 +118,7 @@ async fn send(case: &str, request: RequestBuilder) -> Answer {
         status,
         body,
         www_authenticate,
+        allow,
     }
 }
 
@@ -1675,26 +1678,60 @@ async fn an_unknown_route_is_a_not_found_problem() {
 }
 
 #[tokio::test]
-async fn a_wrong_method_on_a_known_route_is_a_method_not_allowed_problem() {
+async fn a_wrong_method_on_a_known_route_is_a_method_not_allowed_problem_listing_the_allowed_ones()
+{
     // Arrange
     let world = World::new().await;
     let book = format!("/api/v1/books/{}", world.book.id);
+    let query = Method::from_bytes(b"QUERY").unwrap();
     let routes = [
-        (Method::PUT, "/api/v1/books"),
-        (Method::DELETE, "/api/v1/books"),
-        (Method::PUT, book.as_str()),
-        (Method::POST, book.as_str()),
-        (Method::GET, "/api/v1/users/signup"),
-        (Method::PUT, "/api/v1/users/me"),
-        (Method::DELETE, "/health"),
+        (Method::PUT, "/api/v1/books", "GET, HEAD, POST"),
+        (Method::DELETE, "/api/v1/books", "GET, HEAD, POST"),
+        (Method::PUT, book.as_str(), "GET, HEAD, PATCH, DELETE"),
+        (Method::POST, book.as_str(), "GET, HEAD, PATCH, DELETE"),
+        (Method::TRACE, book.as_str(), "GET, HEAD, PATCH, DELETE"),
+        (Method::OPTIONS, book.as_str(), "GET, HEAD, PATCH, DELETE"),
+        (query, book.as_str(), "GET, HEAD, PATCH, DELETE"),
+        (Method::GET, "/api/v1/users/signup", "POST"),
+        (Method::HEAD, "/api/v1/users/signup", "POST"),
+        (Method::PUT, "/api/v1/users/me", "GET, HEAD, PATCH, DELETE"),
+        (Method::TRACE, "/api/v1/users/logout", "POST"),
+        (Method::DELETE, "/health", "GET, HEAD"),
     ];
 
     // Act and Assert
-    for (method, path) in routes {
+    for (method, path, allowed) in routes {
         let case = format!("{method} {path}");
-        send(&case, call(&world.app, method, path, Some(&world.admin)))
+        let head = method == Method::HEAD;
+        let request = call(&world.app, method, path, Some(&world.admin));
+        if head {
+            // A HEAD answer has no body to hold the problem: check the status and header.
+            let response = request.send().await.unwrap();
+            let allow = response.headers().get(header::ALLOW).cloned();
+            assert_eq!(response.status().as_u16(), 405, "{case}");
+            let allow = allow.as_ref().and_then(|v| v.to_str().ok());
+            assert_eq!(allow, Some(allowed), "{case}");
+            continue;
+        }
+        let answer = send(&case, request).await;
+        answer.assert_problem(&case, 405, "method_not_allowed");
+        assert_eq!(answer.allow.as_deref(), Some(allowed), "{case}");
+    }
+}
+
+#[tokio::test]
+async fn head_is_answered_wherever_get_is() {
+    // Arrange
+    let world = World::new().await;
+    let book = format!("/api/v1/books/{}", world.book.id);
+
+    // Act and Assert
+    for path in ["/health", "/api/v1/books", book.as_str()] {
+        let response = call(&world.app, Method::HEAD, path, None)
+            .send()
             .await
-            .assert_problem(&case, 405, "method_not_allowed");
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "HEAD {path}");
     }
 }
 

@@ -1,8 +1,14 @@
-//! Test harness: starts the real server in-process on a free port, over a fresh
-//! PostgreSQL database and a unique Redis key prefix, and hands out `api-client` clients.
+//! Test harness: starts the real server in-process on a free port and hands out
+//! `api-client` clients.
 //!
-//! Needs `TEST_DATABASE_URL` (a role that may create databases) and `TEST_REDIS_URL`;
-//! `scripts/test.sh` starts throwaway servers and sets both.
+//! `TEST_BACKEND` picks the backend pair every test runs on:
+//! - `postgres` (the default): a fresh PostgreSQL database per test and a unique Redis key
+//!   prefix; needs `TEST_DATABASE_URL` (a role that may create databases) and
+//!   `TEST_REDIS_URL`;
+//! - `sqlite`: a fresh SQLite file per test (in `TEST_SQLITE_DIR`, else the system's
+//!   temporary directory) and the in-process session store.
+//!
+//! `scripts/test.sh` starts throwaway servers, sets these and runs the suite on both.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -24,6 +30,9 @@ pub struct TestApp {
     pub base_url: String,
     /// An anonymous client.
     pub client: Client,
+    settings: Settings,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl TestApp {
@@ -37,8 +46,10 @@ impl TestApp {
         if std::env::var_os("TEST_LOG").is_some() {
             api_server::telemetry::init();
         }
-        let database_url = fresh_database().await;
-        let redis_url = env("TEST_REDIS_URL");
+        let (database_url, redis_url) = match Backend::from_env() {
+            Backend::Postgres => (fresh_database().await, Some(env("TEST_REDIS_URL"))),
+            Backend::Sqlite => (fresh_sqlite_file(), None),
+        };
         let prefix = format!("test-{}", Uuid::new_v4().simple());
         let settings = Settings::from_lookup(|key| {
             overrides(key).or_else(|| {
@@ -47,7 +58,7 @@ impl TestApp {
                     "PORT" => "0".to_owned(),
                     "DATABASE_URL" => database_url.clone(),
                     "DATABASE_MAX_CONNECTIONS" => "10".to_owned(),
-                    "REDIS_URL" => redis_url.clone(),
+                    "REDIS_URL" => redis_url.clone()?,
                     "REDIS_KEY_PREFIX" => prefix.clone(),
                     "BCRYPT_COST" => "4".to_owned(),
                     "ADMIN_EMAIL" => ADMIN_EMAIL.to_owned(),
@@ -57,15 +68,38 @@ impl TestApp {
             })
         })
         .expect("test settings are valid");
-        let app = Application::build(settings)
+        Self::start(settings).await
+    }
+
+    async fn start(settings: Settings) -> Self {
+        let app = Application::build(settings.clone())
             .await
             .expect("the server starts");
         let base_url = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until(std::future::pending()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            stopped.await.ok();
+        }));
         Self {
             client: Client::new(&base_url),
             base_url,
+            settings,
+            stop: Some(stop),
+            server,
         }
+    }
+
+    /// Stops the server gracefully and starts a new one on the same database and session
+    /// store (on a new port): what a restart of the process does.
+    pub async fn restart(mut self) -> Self {
+        if let Some(stop) = self.stop.take() {
+            stop.send(()).ok();
+        }
+        (&mut self.server)
+            .await
+            .expect("the server task ends")
+            .expect("the server stops cleanly");
+        Self::start(self.settings.clone()).await
     }
 
     /// Logs in and returns an authenticated client with its login answer.
@@ -203,9 +237,38 @@ pub fn assert_problem<T: std::fmt::Debug>(
     problem
 }
 
+/// The backend pair the tests run on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL and Redis.
+    Postgres,
+    /// The embedded SQLite file and the in-process session store.
+    Sqlite,
+}
+
+impl Backend {
+    /// `TEST_BACKEND`: `postgres` (default) or `sqlite`.
+    pub fn from_env() -> Self {
+        match std::env::var("TEST_BACKEND").as_deref() {
+            Ok("sqlite") => Self::Sqlite,
+            Ok("postgres") | Err(_) => Self::Postgres,
+            Ok(other) => panic!("TEST_BACKEND must be postgres or sqlite, not {other:?}"),
+        }
+    }
+}
+
 fn env(key: &str) -> String {
     std::env::var(key)
         .unwrap_or_else(|_| panic!("{key} is not set: run the tests with scripts/test.sh"))
+}
+
+/// A URL for a SQLite file that does not exist yet.
+fn fresh_sqlite_file() -> String {
+    let dir = std::env::var_os("TEST_SQLITE_DIR")
+        .map_or_else(std::env::temp_dir, std::path::PathBuf::from);
+    std::fs::create_dir_all(&dir).expect("the SQLite test directory can be created");
+    let file = dir.join(format!("bookstore-test-{}.db", Uuid::new_v4().simple()));
+    format!("sqlite://{}", file.display())
 }
 
 /// Creates an empty database and returns its URL.

@@ -106,7 +106,7 @@ impl AuthorRepository {
     }
 
     /// Deletes the author; `false` if there was none. An author who still has books is
-    /// `DbError::ForeignKey("books_author_id_fkey")`.
+    /// `DbError::ForeignKey` (constraint `books_author_id_fkey`).
     pub async fn delete(&self, id: Uuid) -> Result<bool, DbError> {
         let stmt = Query::delete()
             .from_table(Authors::Table)

@@ -83,7 +83,7 @@ impl AuthorService {
         match self.authors.delete(id).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(AppError::NotFound("author")),
-            Err(DbError::ForeignKey(c)) if c == "books_author_id_fkey" => Err(AppError::conflict(
+            Err(DbError::ForeignKey(_)) => Err(AppError::conflict(
                 "author_has_books",
                 "The author still has books; delete or reassign them first.",
             )),

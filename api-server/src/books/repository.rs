@@ -1,7 +1,7 @@
 //! Storage of books. SQL only: no HTTP, no business rules.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_query::{Expr, ExprTrait, Func, Iden, LikeExpr, Query, SelectStatement};
+use sea_query::{Expr, ExprTrait, Iden, LikeExpr, Query, SelectStatement};
 use uuid::Uuid;
 
 use crate::db::{Db, DbError};
@@ -12,6 +12,8 @@ pub enum Books {
     Table,
     Id,
     Title,
+    /// `title` lower-cased by the server (Unicode-aware), for the title filter.
+    TitleFolded,
     AuthorId,
     Description,
     PriceCents,
@@ -83,12 +85,13 @@ impl BookRepository {
         Self { db }
     }
 
-    /// Inserts a book; a missing author is `DbError::ForeignKey("books_author_id_fkey")`.
+    /// Inserts a book; a missing author is `DbError::ForeignKey` (constraint `books_author_id_fkey`).
     pub async fn insert(&self, book: NewBook) -> Result<BookRecord, DbError> {
         let now = Utc::now();
+        let folded = book.title.to_lowercase();
         let stmt = Query::insert()
             .into_table(Books::Table)
-            .columns(COLUMNS)
+            .columns(COLUMNS.into_iter().chain([Books::TitleFolded]))
             .values([
                 Uuid::now_v7().into(),
                 book.title.into(),
@@ -98,6 +101,7 @@ impl BookRepository {
                 book.published_at.into(),
                 now.into(),
                 now.into(),
+                folded.into(),
             ])?
             .returning_all()
             .to_owned();
@@ -120,10 +124,8 @@ impl BookRepository {
         }
         if let Some(needle) = filter.title_contains {
             let pattern = format!("%{}%", escape_like(&needle.to_lowercase()));
-            query.and_where(
-                Expr::expr(Func::lower(Expr::col(Books::Title)))
-                    .like(LikeExpr::new(pattern).escape('\\')),
-            );
+            query
+                .and_where(Expr::col(Books::TitleFolded).like(LikeExpr::new(pattern).escape('\\')));
         }
         if let Some(min) = filter.min_price {
             query.and_where(Expr::col(Books::PriceCents).gte(min.cents()));
@@ -147,6 +149,7 @@ impl BookRepository {
             .and_where(Expr::col(Books::Id).eq(id))
             .returning_all();
         if let Some(title) = changes.title {
+            stmt.value(Books::TitleFolded, title.to_lowercase());
             stmt.value(Books::Title, title);
         }
         if let Some(author_id) = changes.author_id {
@@ -165,7 +168,7 @@ impl BookRepository {
     }
 
     /// Deletes the book; `false` if there was none. A book with orders is
-    /// `DbError::ForeignKey("orders_book_id_fkey")`.
+    /// `DbError::ForeignKey` (constraint `orders_book_id_fkey`).
     pub async fn delete(&self, id: Uuid) -> Result<bool, DbError> {
         let stmt = Query::delete()
             .from_table(Books::Table)

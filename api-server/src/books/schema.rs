@@ -9,7 +9,7 @@ use super::repository::BookRecord;
 use super::service::{BookInput, BookPatch};
 use crate::domain::Money;
 use crate::http::page::page_of;
-use crate::http::types::{Date, Text, patch};
+use crate::http::types::{Date, MoneyInput, Text, patch};
 
 /// A book of the catalogue.
 #[derive(Debug, Object)]
@@ -58,7 +58,7 @@ pub struct BookCreate {
     #[oai(nullable)]
     pub description: Option<Text>,
     /// Greater than 0, at most 1000000.00.
-    pub price: Money,
+    pub price: MoneyInput,
     #[oai(nullable)]
     pub published_at: Option<Date>,
 }
@@ -69,7 +69,7 @@ impl From<BookCreate> for BookInput {
             title: req.title.0,
             author_id: req.author_id,
             description: req.description.map(|t| t.0),
-            price: req.price,
+            price: req.price.0,
             published_at: req.published_at.map(|d| d.0),
         }
     }
@@ -82,7 +82,7 @@ pub struct BookUpdate {
     pub author_id: Option<Uuid>,
     #[oai(nullable)]
     pub description: MaybeUndefined<Text>,
-    pub price: Option<Money>,
+    pub price: Option<MoneyInput>,
     #[oai(nullable)]
     pub published_at: MaybeUndefined<Date>,
 }
@@ -93,7 +93,7 @@ impl From<BookUpdate> for BookPatch {
             title: req.title.map(|t| t.0),
             author_id: req.author_id,
             description: patch(req.description).map(|d| d.map(|t| t.0)),
-            price: req.price,
+            price: req.price.map(|p| p.0),
             published_at: patch(req.published_at).map(|d| d.map(|d| d.0)),
         }
     }

@@ -124,7 +124,7 @@ impl BookService {
         match self.books.delete(id).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(AppError::NotFound("book")),
-            Err(DbError::ForeignKey(c)) if c == "orders_book_id_fkey" => Err(AppError::conflict(
+            Err(DbError::ForeignKey(_)) => Err(AppError::conflict(
                 "book_has_orders",
                 "The book has orders and cannot be deleted.",
             )),
@@ -135,7 +135,7 @@ impl BookService {
 
 fn missing_author(err: DbError) -> AppError {
     match err {
-        DbError::ForeignKey(c) if c == "books_author_id_fkey" => {
+        DbError::ForeignKey(_) => {
             AppError::invalid("author_id", "does not refer to an existing author")
         }
         other => other.into(),

@@ -88,4 +88,62 @@ mod tests {
         let raw = format!("{}@example.com", "a".repeat(250));
         assert!(Email::parse(&raw).is_err());
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::Email;
+
+        /// Addresses of the common shape: a local part, a dotted domain of hyphenated labels.
+        fn address() -> impl Strategy<Value = String> {
+            "[A-Za-z0-9._%+-]{1,30}@([A-Za-z0-9]([A-Za-z0-9-]{0,10}[A-Za-z0-9])?\\.){1,3}[A-Za-z]{2,8}"
+        }
+
+        proptest! {
+            #[test]
+            fn parse_never_panics(raw in any::<String>()) {
+                let _ = Email::parse(&raw);
+            }
+
+            #[test]
+            fn accepted_addresses_are_normalised_and_parse_to_themselves(raw in any::<String>()) {
+                if let Ok(email) = Email::parse(&raw) {
+                    let text = email.as_str();
+                    prop_assert_eq!(text, text.trim());
+                    prop_assert_eq!(text.to_lowercase(), text);
+                    prop_assert!(text.len() <= 254);
+                    prop_assert_eq!(text.matches('@').count(), 1);
+                    prop_assert!(!text.chars().any(|c| c.is_whitespace() || c.is_control()));
+                    prop_assert_eq!(Email::parse(text), Ok(email.clone()));
+                }
+            }
+
+            #[test]
+            fn well_formed_addresses_are_accepted_whatever_their_case_or_padding(
+                raw in address(),
+                padding in "[ \t]{0,3}",
+            ) {
+                let padded = format!("{padding}{}{padding}", raw.to_uppercase());
+                let email = Email::parse(&padded).map(Email::into_inner);
+                prop_assert_eq!(email, Ok(raw.to_lowercase()));
+            }
+
+            #[test]
+            fn addresses_with_a_space_or_a_second_at_are_rejected(
+                raw in address(),
+                insert in prop_oneof![Just(" "), Just("@"), Just("\u{0}"), Just("\n")],
+                at in 1usize..20,
+            ) {
+                let chars: Vec<char> = raw.chars().collect();
+                let at = at.min(chars.len() - 1);
+                let broken: String = chars[..at]
+                    .iter()
+                    .copied()
+                    .chain(insert.chars())
+                    .chain(chars[at..].iter().copied())
+                    .collect();
+                prop_assert!(Email::parse(&broken).is_err(), "{:?} was accepted", broken);
+            }
+        }
+    }
 }

@@ -139,4 +139,80 @@ mod tests {
         );
         assert_eq!(Money::from_cents(i64::MAX).checked_mul(2), None);
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::{MAX_PRICE_CENTS, Money};
+
+        /// The largest amount `Money::parse` takes: twelve integer digits and two fraction digits.
+        const MAX_CENTS: i64 = 99_999_999_999_999;
+
+        /// `raw` as cents, computed independently of `Money::parse`: the amount a plain decimal
+        /// with at most two fraction digits stands for.
+        fn cents_of(raw: &str) -> Option<i64> {
+            let (whole, fraction) = raw.split_once('.').unwrap_or((raw, ""));
+            let whole: i128 = whole.parse().ok()?;
+            let fraction: i128 = format!("{fraction:0<2}").parse().ok()?;
+            i64::try_from(whole * 100 + fraction).ok()
+        }
+
+        proptest! {
+            #[test]
+            fn parse_never_panics(raw in any::<String>()) {
+                let _ = Money::parse(&raw);
+            }
+
+            #[test]
+            fn parse_never_panics_on_number_like_text(raw in "[-+0-9.eE, ]{0,24}") {
+                let _ = Money::parse(&raw);
+            }
+
+            #[test]
+            fn what_is_displayed_parses_back(cents in 0..=MAX_CENTS) {
+                let money = Money::from_cents(cents);
+                prop_assert_eq!(Money::parse(&money.to_string()), Ok(money));
+            }
+
+            #[test]
+            fn more_than_two_fraction_digits_are_never_accepted(
+                raw in "[0-9]{1,14}\\.[0-9]{3,8}",
+            ) {
+                prop_assert!(Money::parse(&raw).is_err());
+            }
+
+            #[test]
+            fn accepted_text_means_its_exact_amount_and_renders_canonically(
+                raw in "[0-9]{1,16}(\\.[0-9]{0,3})?",
+            ) {
+                if let Ok(money) = Money::parse(&raw) {
+                    prop_assert_eq!(Some(money.cents()), cents_of(&raw));
+                    let shown = money.to_string();
+                    prop_assert_eq!(Money::parse(&shown), Ok(money));
+                    let (whole, fraction) = shown.split_once('.').unwrap_or_default();
+                    prop_assert_eq!(fraction.len(), 2);
+                    prop_assert!(whole == "0" || !whole.starts_with('0'), "{}", shown);
+                }
+            }
+
+            #[test]
+            fn every_plain_amount_in_range_is_accepted(
+                whole in 0..=999_999_999_999_i64,
+                fraction in "([0-9]{1,2})?",
+                zeros in "0{0,3}",
+            ) {
+                let raw = match fraction.as_str() {
+                    "" => format!("{zeros}{whole}"),
+                    digits => format!("{zeros}{whole}.{digits}"),
+                };
+                prop_assert_eq!(Money::parse(&raw).map(Money::cents).ok(), cents_of(&raw));
+            }
+
+            #[test]
+            fn prices_are_exactly_the_amounts_from_a_cent_to_the_maximum(cents in 0..=MAX_CENTS) {
+                let valid = (1..=MAX_PRICE_CENTS).contains(&cents);
+                prop_assert_eq!(Money::from_cents(cents).as_price().is_ok(), valid);
+            }
+        }
+    }
 }

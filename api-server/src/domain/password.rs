@@ -63,4 +63,30 @@ mod tests {
         let password = Password::parse("hunter2hunter2".to_owned()).map(|p| format!("{p:?}"));
         assert!(password.is_ok_and(|shown| !shown.contains("hunter2")));
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::Password;
+
+        proptest! {
+            #[test]
+            fn accepted_exactly_when_eight_to_seventy_two_bytes_without_nul(
+                raw in prop_oneof![any::<String>(), ".{0,40}", "[a-z\u{0}]{6,80}"],
+            ) {
+                let valid = (8..=72).contains(&raw.len()) && !raw.contains('\0');
+                let parsed = Password::parse(raw.clone());
+                prop_assert_eq!(parsed.is_ok(), valid, "{:?}", raw);
+                if let Ok(password) = parsed {
+                    prop_assert_eq!(password.expose(), raw.as_str());
+                }
+            }
+
+            #[test]
+            fn debug_output_never_shows_the_password(raw in "[a-zA-Z0-9]{8,72}") {
+                let shown = Password::parse(raw.clone()).map(|p| format!("{p:?}"));
+                prop_assert!(shown.is_ok_and(|shown| !shown.contains(&raw)));
+            }
+        }
+    }
 }

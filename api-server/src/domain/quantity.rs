@@ -38,4 +38,26 @@ mod tests {
             assert!(Quantity::new(n).is_err(), "{n} was accepted");
         }
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::Quantity;
+
+        proptest! {
+            #[test]
+            fn accepted_exactly_in_range_and_kept_as_given(n in any::<i64>()) {
+                let quantity = Quantity::new(n);
+                prop_assert_eq!(quantity.is_ok(), (1..=1000).contains(&n));
+                if let Ok(quantity) = quantity {
+                    prop_assert_eq!(i64::from(quantity.get()), n);
+                }
+            }
+
+            #[test]
+            fn every_quantity_in_range_is_accepted(n in Quantity::MIN..=Quantity::MAX) {
+                prop_assert_eq!(Quantity::new(n).map(|q| i64::from(q.get())), Ok(n));
+            }
+        }
+    }
 }

@@ -50,3 +50,37 @@ macro_rules! page_of {
     };
 }
 pub(crate) use page_of;
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::types::ParseFromParameter;
+    use proptest::prelude::*;
+
+    use super::{DEFAULT_LIMIT, MAX_LIMIT, page_request};
+
+    proptest! {
+        #[test]
+        fn a_page_request_is_always_in_range(limit in any::<i64>(), offset in any::<i64>()) {
+            let page = page_request(limit, offset);
+            prop_assert!((1..=MAX_LIMIT as u64).contains(&page.limit));
+            prop_assert!(i64::try_from(page.offset).is_ok());
+        }
+
+        #[test]
+        fn values_in_range_are_kept_as_given(limit in 1..=MAX_LIMIT, offset in 0..=i64::MAX) {
+            let page = page_request(limit, offset);
+            prop_assert_eq!((page.limit, page.offset), (limit as u64, offset as u64));
+        }
+
+        #[test]
+        fn paging_parameters_are_read_as_plain_integers(raw in "[-+0-9a-z.]{0,24}|.{0,8}") {
+            let parsed = i64::parse_from_parameter(&raw).ok();
+            prop_assert_eq!(parsed, raw.parse::<i64>().ok());
+        }
+    }
+
+    #[test]
+    fn the_default_limit_is_in_range() {
+        assert!((1..=MAX_LIMIT).contains(&DEFAULT_LIMIT));
+    }
+}

@@ -11,8 +11,9 @@ use serde_json::Value;
 
 use crate::domain::Money;
 
-/// Money travels as a decimal string with two fraction digits (`"12.50"`). On input a
-/// JSON number is accepted too; either way at most two fraction digits, never rounded.
+/// Money travels as a decimal string with two fraction digits (`"12.50"`); as a query
+/// parameter it is the same decimal text. Request bodies take [`MoneyInput`], which also
+/// admits a JSON number.
 impl Type for Money {
     const IS_REQUIRED: bool = true;
     type RawValueType = Self;
@@ -30,9 +31,9 @@ impl Type for Money {
         registry.create_schema::<Self, _>(Self::name().into_owned(), |_| MetaSchema {
             description: Some(
                 "An exact amount of money: a decimal string with two fraction digits, \
-                 e.g. \"19.99\". Input also accepts one fraction digit, none, or a JSON number.",
+                 e.g. \"19.99\". Input also accepts one fraction digit or none, and leading zeros.",
             ),
-            pattern: Some(r"^[0-9]+(\.[0-9]{1,2})?$".to_owned()),
+            pattern: Some(MONEY_PATTERN.to_owned()),
             example: Some(Value::String("19.99".to_owned())),
             ..MetaSchema::new_with_format("string", "decimal")
         });
@@ -49,11 +50,17 @@ impl Type for Money {
     }
 }
 
+/// What [`Money::parse`] accepts: digits (at most 12 once leading zeros are dropped), then at
+/// most two fraction digits.
+const MONEY_PATTERN: &str = r"^0*[0-9]{1,12}(\.[0-9]{1,2})?$";
+
+/// The largest amount [`Money::parse`] accepts, as a JSON number.
+const MONEY_MAX: f64 = 999_999_999_999.99;
+
 impl ParseFromJSON for Money {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value.unwrap_or_default() {
             Value::String(text) => Money::parse(&text).map_err(ParseError::custom),
-            Value::Number(number) => Money::parse(&number.to_string()).map_err(ParseError::custom),
             other => Err(ParseError::expected_type(other)),
         }
     }
@@ -68,6 +75,74 @@ impl ParseFromParameter for Money {
 impl ToJSON for Money {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(self.to_string()))
+    }
+}
+
+/// An amount of money in a request body: a [`Money`] string, or a JSON number with at most
+/// two fraction digits. A number is read from its shortest decimal form (`12.5` is
+/// `"12.5"`), so it is never rounded: `0.125` or `1e-7` are refused, not approximated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoneyInput(pub Money);
+
+impl Type for MoneyInput {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "MoneyInput".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Reference(Self::name().into_owned())
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        Money::register(registry);
+        registry.create_schema::<Self, _>(Self::name().into_owned(), |_| MetaSchema {
+            description: Some(
+                "An amount of money as a client may send it: a `Money` string, or a JSON \
+                 number with at most two fraction digits (`19.99`).",
+            ),
+            any_of: vec![
+                Money::schema_ref(),
+                MetaSchemaRef::Inline(Box::new(MetaSchema {
+                    minimum: Some(0.0),
+                    maximum: Some(MONEY_MAX),
+                    multiple_of: Some(0.01),
+                    ..MetaSchema::new_with_format("number", "double")
+                })),
+            ],
+            ..MetaSchema::ANY
+        });
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for MoneyInput {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::String(text) => Money::parse(&text),
+            Value::Number(number) => Money::parse(&number.to_string()),
+            other => return Err(ParseError::expected_type(other)),
+        }
+        .map(Self)
+        .map_err(ParseError::custom)
+    }
+}
+
+impl ToJSON for MoneyInput {
+    fn to_json(&self) -> Option<Value> {
+        self.0.to_json()
     }
 }
 
@@ -166,5 +241,141 @@ impl ParseFromJSON for Text {
 impl ToJSON for Text {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(self.0.clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use poem_openapi::types::{ParseFromJSON, ParseFromParameter, ToJSON};
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::{Date, MoneyInput, Text};
+    use crate::domain::Money;
+
+    /// The largest amount `Money::parse` takes, in cents.
+    const MAX_CENTS: i64 = 99_999_999_999_999;
+
+    /// Any JSON document, a few levels deep.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+            "[-+0-9.eE]{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                prop::collection::hash_map(".{0,8}", inner, 0..4)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn money(value: Value) -> Option<Money> {
+        Money::parse_from_json(Some(value)).ok()
+    }
+
+    fn money_input(value: Value) -> Option<Money> {
+        MoneyInput::parse_from_json(Some(value)).ok().map(|m| m.0)
+    }
+
+    #[test]
+    fn money_reads_strings_and_money_input_also_numbers() {
+        assert_eq!(money(json!("12.5")), Some(Money::from_cents(1250)));
+        assert_eq!(money(json!(12.5)), None);
+        assert_eq!(money_input(json!(12.5)), Some(Money::from_cents(1250)));
+        assert_eq!(money_input(json!(7)), Some(Money::from_cents(700)));
+        for refused in [
+            json!(-1),
+            json!(0.125),
+            json!(1e-7),
+            json!(1e300),
+            json!(true),
+        ] {
+            assert_eq!(money_input(refused.clone()), None, "{refused}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn no_json_value_makes_a_parser_panic(value in json_value()) {
+            let _ = Money::parse_from_json(Some(value.clone()));
+            let _ = MoneyInput::parse_from_json(Some(value.clone()));
+            let _ = Date::parse_from_json(Some(value.clone()));
+            let _ = Text::parse_from_json(Some(value));
+        }
+
+        #[test]
+        fn money_is_read_from_a_string_exactly_as_money_parse_reads_it(raw in any::<String>()) {
+            prop_assert_eq!(money(Value::from(raw.as_str())), Money::parse(&raw).ok());
+            prop_assert_eq!(money_input(Value::from(raw.as_str())), Money::parse(&raw).ok());
+            prop_assert_eq!(Money::parse_from_parameter(&raw).ok(), Money::parse(&raw).ok());
+        }
+
+        #[test]
+        fn money_goes_out_as_the_string_it_comes_back_from(cents in 0..=MAX_CENTS) {
+            let amount = Money::from_cents(cents);
+            let wire = amount.to_json();
+            prop_assert_eq!(wire.clone(), Some(Value::String(amount.to_string())));
+            prop_assert_eq!(wire.and_then(money), Some(amount));
+        }
+
+        #[test]
+        fn every_amount_sent_as_a_json_number_is_read_exactly(cents in 0..=MAX_CENTS) {
+            // The double nearest to cents / 100, as a JavaScript client would send it.
+            let number = Value::from(cents as f64 / 100.0);
+            prop_assert_eq!(money_input(number), Some(Money::from_cents(cents)));
+        }
+
+        #[test]
+        fn a_json_number_with_a_third_fraction_digit_is_refused(
+            whole in 0..=999_999_999_i64,
+            mills in 0..1000_i64,
+        ) {
+            prop_assume!(mills % 10 != 0);
+            let number = Value::from((whole * 1000 + mills) as f64 / 1000.0);
+            prop_assert_eq!(money_input(number), None);
+        }
+
+        #[test]
+        fn negative_json_numbers_are_refused(n in any::<f64>().prop_filter("negative", |n| *n < 0.0)) {
+            prop_assert_eq!(money_input(Value::from(n)), None);
+        }
+
+        #[test]
+        fn dates_round_trip(days in -100_000_i32..100_000) {
+            let day = NaiveDate::from_num_days_from_ce_opt(730_000 + days);
+            prop_assume!(day.is_some());
+            let date = Date(day.unwrap_or_default());
+            let wire = date.to_json();
+            prop_assert_eq!(wire.clone().and_then(|v| Date::parse_from_json(Some(v)).ok()), Some(date));
+        }
+
+        #[test]
+        fn an_accepted_date_is_the_date_it_renders_as(raw in "[0-9]{1,5}-[0-9]{1,2}-[0-9]{1,2}|.{0,12}") {
+            if let Ok(date) = Date::parse_from_json(Some(Value::from(raw.as_str()))) {
+                let shown = date.to_json();
+                let again = shown.and_then(|v| Date::parse_from_json(Some(v)).ok());
+                prop_assert_eq!(again, Some(date));
+            }
+        }
+
+        #[test]
+        fn text_is_any_json_string_and_only_strings(value in json_value()) {
+            let parsed = Text::parse_from_json(Some(value.clone())).ok();
+            match value {
+                Value::String(s) => {
+                    prop_assert_eq!(parsed.clone(), Some(Text(s.clone())));
+                    prop_assert_eq!(parsed.and_then(|t| t.to_json()), Some(Value::String(s)));
+                }
+                _ => prop_assert_eq!(parsed, None),
+            }
+        }
     }
 }

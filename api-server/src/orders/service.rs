@@ -32,7 +32,7 @@ impl OrderService {
             Ok(Some(order)) => Ok(order),
             Ok(None) => Err(missing_book()),
             // The book was deleted between the lookup and the insert.
-            Err(DbError::ForeignKey(c)) if c == "orders_book_id_fkey" => Err(missing_book()),
+            Err(DbError::ForeignKey(_)) => Err(missing_book()),
             Err(other) => Err(other.into()),
         }
     }

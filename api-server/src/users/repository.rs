@@ -72,7 +72,7 @@ impl UserRepository {
         Self { db }
     }
 
-    /// Inserts an account; a taken e-mail is `DbError::Unique("users_email_key")`.
+    /// Inserts an account; a taken e-mail is `DbError::Unique` (constraint `users_email_key`).
     pub async fn insert(&self, user: NewUser) -> Result<UserRecord, DbError> {
         let stmt = insert(user)?.returning_all().to_owned();
         self.db.fetch_one(&stmt).await

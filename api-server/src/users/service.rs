@@ -234,7 +234,7 @@ fn authorize(caller: &Caller, id: Uuid) -> Result<(), AppError> {
 
 fn email_conflict(err: DbError) -> AppError {
     match err {
-        DbError::Unique(c) if c == "users_email_key" => {
+        DbError::Unique(_) => {
             AppError::conflict("email_taken", "An account with this e-mail already exists.")
         }
         other => other.into(),

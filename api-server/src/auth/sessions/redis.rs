@@ -1,0 +1,120 @@
+//! Sessions in Redis, shared by every replica of the server.
+//!
+//! Keys: `{prefix}:session:{digest}` → user id, with the session's TTL;
+//! `{prefix}:user:{user id}:sessions` → the set of that user's digests.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use uuid::Uuid;
+
+use crate::error::AppError;
+
+/// Bounds on every Redis call, so an outage fails a request within about a second
+/// instead of hanging it.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
+const RETRIES: usize = 2;
+
+/// Deletes every session of a user except one (ARGV[2], may be empty), atomically.
+const REVOKE_ALL: &str = r"
+local digests = redis.call('SMEMBERS', KEYS[1])
+for _, digest in ipairs(digests) do
+  if digest ~= ARGV[2] then
+    redis.call('DEL', ARGV[1] .. digest)
+    redis.call('SREM', KEYS[1], digest)
+  end
+end
+return #digests
+";
+
+#[derive(Clone)]
+pub struct RedisSessions {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl RedisSessions {
+    /// Prepares the connection without opening it; it opens on first use and reopens by
+    /// itself after Redis restarts.
+    pub fn new(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT))
+            .set_number_of_retries(RETRIES);
+        Ok(Self {
+            conn: ConnectionManager::new_lazy_with_config(client, config)?,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    pub async fn insert(&self, digest: &str, user_id: Uuid, ttl: Duration) -> Result<(), AppError> {
+        let seconds = ttl.as_secs();
+        let index = self.index_key(user_id);
+        redis::pipe()
+            .atomic()
+            .set_ex(self.session_key(digest), user_id.to_string(), seconds)
+            .ignore()
+            .sadd(&index, digest)
+            .ignore()
+            .expire(&index, i64::try_from(seconds).unwrap_or(i64::MAX))
+            .ignore()
+            .exec_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    pub async fn get(&self, digest: &str) -> Result<Option<Uuid>, AppError> {
+        let user: Option<String> = self
+            .conn
+            .clone()
+            .get(self.session_key(digest))
+            .await
+            .map_err(unavailable)?;
+        Ok(user.and_then(|id| id.parse().ok()))
+    }
+
+    pub async fn remove(&self, user_id: Uuid, digest: &str) -> Result<(), AppError> {
+        redis::pipe()
+            .atomic()
+            .del(self.session_key(digest))
+            .ignore()
+            .srem(self.index_key(user_id), digest)
+            .ignore()
+            .exec_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    pub async fn remove_all(&self, user_id: Uuid, keep: Option<&str>) -> Result<(), AppError> {
+        let _: i64 = Script::new(REVOKE_ALL)
+            .key(self.index_key(user_id))
+            .arg(format!("{}:session:", self.prefix))
+            .arg(keep.unwrap_or_default())
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<(), AppError> {
+        redis::cmd("PING")
+            .exec_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    fn session_key(&self, digest: &str) -> String {
+        format!("{}:session:{digest}", self.prefix)
+    }
+
+    fn index_key(&self, user_id: Uuid) -> String {
+        format!("{}:user:{user_id}:sessions", self.prefix)
+    }
+}
+
+fn unavailable(err: redis::RedisError) -> AppError {
+    AppError::Unavailable(anyhow::Error::new(err).context("session store"))
+}

@@ -1,0 +1,183 @@
+"""Schemathesis hooks of scripts/schemathesis.sh: who the run acts as, and one check of our own.
+
+The script runs Schemathesis once per caller, naming it in BOOKSTORE_ROLE:
+
+- ``user`` and ``admin``: every request carries ``Authorization: Bearer <token>`` of a live
+  session of that kind. Fuzzing is free to end its own session (log out, deactivate or
+  demote its own account, change its e-mail), so the provider below checks the session again
+  whenever an answer was 401 or 403 and, if it is gone, opens a new one: logging in again
+  when the account still can, else signing up a fresh account (promoted to administrator
+  directly in the database for ``admin``, as the API only lets an administrator do that).
+  Without this, one early ``POST /users/logout`` would turn the rest of the run into 401s.
+- ``anonymous``: no request carries credentials (a hook strips any that Schemathesis would
+  add), and the check below demands that every operation that declares ``bearerAuth``
+  answers 401 with ``WWW-Authenticate: Bearer`` and the ``unauthorized`` problem.
+
+Environment: BOOKSTORE_URL (the server's base URL), BOOKSTORE_ROLE, BOOKSTORE_EMAIL and
+BOOKSTORE_PASSWORD (the account to act as first), and for ``admin`` BOOKSTORE_DATABASE_URL
+and BOOKSTORE_PSQL (how to promote a fresh account).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+import uuid
+
+import schemathesis
+
+BASE_URL = os.environ["BOOKSTORE_URL"].rstrip("/")
+ROLE = os.environ.get("BOOKSTORE_ROLE", "anonymous")
+
+
+def call(method: str, path: str, body: dict | None = None, token: str | None = None):
+    """Sends one request to the server; returns the status and the decoded JSON body."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{BASE_URL}{path}", data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    return status, (json.loads(raw) if raw else None)
+
+
+class Session:
+    """A live session of ROLE, replaced when fuzzing ends it."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.email = os.environ["BOOKSTORE_EMAIL"]
+        self.password = os.environ["BOOKSTORE_PASSWORD"]
+        self.token: str | None = None
+        self.replaced = 0
+
+    def current(self) -> str:
+        with self.lock:
+            if self.token is None or not self._usable(self.token):
+                self.token = self._log_in() or self._fresh_account()
+            return self.token
+
+    def _usable(self, token: str) -> bool:
+        status, me = call("GET", "/api/v1/users/me", token=token)
+        return status == 200 and (ROLE != "admin" or me["is_admin"])
+
+    def _log_in(self) -> str | None:
+        status, body = call(
+            "POST", "/api/v1/users/login", {"email": self.email, "password": self.password}
+        )
+        if status == 200 and self._usable(body["access_token"]):
+            return body["access_token"]
+        return None
+
+    def _fresh_account(self) -> str:
+        self.replaced += 1
+        self.email = f"fuzz-{ROLE}-{uuid.uuid4().hex}@example.com"
+        self.password = uuid.uuid4().hex
+        status, user = call(
+            "POST",
+            "/api/v1/users/signup",
+            {"email": self.email, "password": self.password, "full_name": f"Fuzzing {ROLE}"},
+        )
+        if status != 201:
+            raise RuntimeError(f"signing up a fresh {ROLE} failed with {status}: {user}")
+        if ROLE == "admin":
+            # The id is a UUID the server generated, so it is safe to put in SQL as it is.
+            subprocess.run(
+                [
+                    os.environ["BOOKSTORE_PSQL"],
+                    os.environ["BOOKSTORE_DATABASE_URL"],
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c",
+                    f"UPDATE users SET is_admin = true WHERE id = '{uuid.UUID(user['id'])}'",
+                ],
+                check=True,
+            )
+        token = self._log_in()
+        if token is None:
+            raise RuntimeError(f"logging in as the fresh {ROLE} {self.email} failed")
+        return token
+
+
+if ROLE in ("user", "admin"):
+    SESSION = Session()
+
+    @schemathesis.auth(retry_on=[401, 403])
+    class BearerSession:
+        def get(self, case, ctx):
+            return SESSION.current()
+
+        def set(self, case, data, ctx):
+            case.headers = case.headers or {}
+            case.headers["Authorization"] = f"Bearer {data}"
+
+
+if ROLE == "anonymous":
+
+    @schemathesis.hook
+    def before_call(context, case, kwargs):
+        """Sends no credentials at all: Schemathesis would otherwise make up a bearer token
+        for secured operations, or reuse one that a login answer of the stateful phase gave."""
+        for name in [name for name in (case.headers or {}) if name.lower() == "authorization"]:
+            del case.headers[name]
+
+
+@schemathesis.check
+def anonymous_calls_are_unauthorized(ctx, response, case):
+    """Without credentials, an operation that declares bearerAuth answers 401 and nothing else."""
+    if ROLE != "anonymous" or not case.operation.definition.raw.get("security"):
+        return None
+    # A probe with a method the path does not serve is answered 405 whoever asks; the
+    # built-in `unsupported_method` check judges those.
+    if (response.request.method or "").lower() != case.operation.method.lower():
+        return None
+    if "authorization" in {name.lower() for name in response.request.headers}:
+        raise AssertionError("the anonymous run sent an Authorization header")
+    if response.status_code != 401:
+        raise AssertionError(
+            f"{case.operation.label} without credentials answered {response.status_code}, not 401"
+        )
+    challenge = response.headers.get("www-authenticate") or []
+    if challenge != ["Bearer"]:
+        raise AssertionError(f"401 with WWW-Authenticate {challenge!r}, not ['Bearer']")
+    code = (response.json() or {}).get("code")
+    if code != "unauthorized":
+        raise AssertionError(f"401 with problem code {code!r}, not 'unauthorized'")
+    return None
+
+
+@schemathesis.hook
+def filter_failure(context, failure, case, response):
+    """Keeps every failure but one kind: valid input refused as ``validation_failed``.
+
+    The contract tells two kinds of 422 apart. ``invalid_request`` means the request does not
+    match the spec, so answering it to schema-valid input is a contract bug and stays a
+    failure. ``validation_failed`` means the request matches the spec but its fields break a
+    rule that JSON Schema cannot state, each named in ``errors``: a name that is blank once
+    trimmed, an e-mail address without a dotted domain, a password over 72 bytes of UTF-8
+    (the spec can only bound characters), a NUL character PostgreSQL cannot store,
+    ``min_price`` above ``max_price``, a ``book_id`` or ``author_id`` that names nothing.
+    Schemathesis cannot know those rules, so such an answer to its schema-valid input is the
+    documented behaviour, not a finding.
+    """
+    if getattr(failure, "code", None) != "ST202" or response.status_code != 422:
+        return True
+    try:
+        problem = response.json()
+    except ValueError:
+        return True
+    return not (
+        isinstance(problem, dict)
+        and problem.get("code") == "validation_failed"
+        and problem.get("errors")
+    )
