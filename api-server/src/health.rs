@@ -1,11 +1,19 @@
-//! `GET /health`: a cheap liveness answer.
+//! `GET /health` (is the process up?) and `GET /ready` (can it serve requests?).
+
+use std::future::Future;
+use std::time::Instant;
 
 use poem_openapi::payload::Json;
-use poem_openapi::{Enum, Object, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
+use crate::auth::SessionStore;
+use crate::db::Db;
 use crate::http::ApiTags;
 
-pub struct HealthApi;
+pub struct HealthApi {
+    pub db: Db,
+    pub sessions: SessionStore,
+}
 
 /// Liveness of the server process.
 #[derive(Debug, Object)]
@@ -19,6 +27,49 @@ pub enum HealthStatus {
     Ok,
 }
 
+/// Whether the server can serve requests: both dependencies answer.
+#[derive(Debug, Object)]
+pub struct Readiness {
+    pub status: ReadinessStatus,
+    pub database: DependencyCheck,
+    pub session_store: DependencyCheck,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum ReadinessStatus {
+    Ready,
+    Unavailable,
+}
+
+/// One dependency's answer to a trivial request.
+#[derive(Debug, Object)]
+pub struct DependencyCheck {
+    /// `up` when it answered in time.
+    pub status: DependencyStatus,
+    /// What it is: `PostgreSQL`, `SQLite`, `Redis` or `in-process`.
+    pub backend: String,
+    /// How long the check took, in milliseconds.
+    pub latency_ms: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum DependencyStatus {
+    Up,
+    Down,
+}
+
+#[derive(ApiResponse)]
+pub enum ReadyResponse {
+    /// Both the database and the session store answer.
+    #[oai(status = 200)]
+    Ready(Json<Readiness>),
+    /// A dependency does not answer; the body says which.
+    #[oai(status = 503)]
+    Unavailable(Json<Readiness>),
+}
+
 #[OpenApi(tag = "ApiTags::Health")]
 impl HealthApi {
     /// Whether the server process is up. Touches no dependency.
@@ -27,5 +78,54 @@ impl HealthApi {
         Json(Health {
             status: HealthStatus::Ok,
         })
+    }
+
+    /// Whether the server can serve requests: 200 when the database and the session
+    /// store both answer, 503 otherwise, with each one's state and latency.
+    #[oai(path = "/ready", method = "get", operation_id = "ready")]
+    async fn ready(&self) -> ReadyResponse {
+        let (database, session_store) = tokio::join!(
+            check(self.db.backend(), self.db.ping()),
+            check(self.sessions.backend(), self.sessions.ping()),
+        );
+        let up = [&database, &session_store]
+            .iter()
+            .all(|c| c.status == DependencyStatus::Up);
+        let status = if up {
+            ReadinessStatus::Ready
+        } else {
+            ReadinessStatus::Unavailable
+        };
+        let body = Json(Readiness {
+            status,
+            database,
+            session_store,
+        });
+        if up {
+            ReadyResponse::Ready(body)
+        } else {
+            ReadyResponse::Unavailable(body)
+        }
+    }
+}
+
+async fn check<E: std::fmt::Display>(
+    backend: &str,
+    probe: impl Future<Output = Result<(), E>>,
+) -> DependencyCheck {
+    let started = Instant::now();
+    let result = probe.await;
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Err(err) = &result {
+        tracing::warn!(backend, error = %err, "readiness check failed");
+    }
+    DependencyCheck {
+        status: if result.is_ok() {
+            DependencyStatus::Up
+        } else {
+            DependencyStatus::Down
+        },
+        backend: backend.to_owned(),
+        latency_ms,
     }
 }

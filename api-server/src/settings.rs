@@ -16,11 +16,20 @@ pub struct Settings {
     /// SQLite file `./bookstore.db`.
     pub database_url: Option<SecretString>,
     pub database_max_connections: u32,
+    /// The longest a query may wait for a connection, and then run, before the request
+    /// fails with 503.
+    pub database_timeout: Duration,
     /// Redis for sessions; unset means an in-process session store.
     pub redis_url: Option<SecretString>,
     /// Prefix of every Redis key, so several deployments (or tests) can share one Redis.
     pub redis_key_prefix: String,
     pub access_token_ttl: Duration,
+    /// The longest a request may take before it is answered with 503.
+    pub request_timeout: Duration,
+    /// The largest request body accepted; larger ones are answered with 413.
+    pub max_body_bytes: usize,
+    /// How long in-flight requests may take to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
     pub bcrypt_cost: u32,
     pub admin: Option<AdminBootstrap>,
 }
@@ -47,10 +56,7 @@ impl Settings {
         if !(4..=31).contains(&bcrypt_cost) {
             bail!("BCRYPT_COST must be between 4 and 31");
         }
-        let minutes: u64 = number(&get, "ACCESS_TOKEN_EXPIRE_MINUTES", 30)?;
-        if minutes == 0 {
-            bail!("ACCESS_TOKEN_EXPIRE_MINUTES must be at least 1");
-        }
+        let minutes = positive(&get, "ACCESS_TOKEN_EXPIRE_MINUTES", 30)?;
         let admin = match (get("ADMIN_EMAIL"), get("ADMIN_PASSWORD")) {
             (Some(email), Some(password)) => Some(AdminBootstrap {
                 email,
@@ -65,13 +71,26 @@ impl Settings {
             port: number(&get, "PORT", 8080)?,
             database_url: get("DATABASE_URL").map(SecretString::from),
             database_max_connections: number(&get, "DATABASE_MAX_CONNECTIONS", 10)?,
+            database_timeout: Duration::from_millis(positive(&get, "DATABASE_TIMEOUT_MS", 1000)?),
             redis_url: get("REDIS_URL").map(SecretString::from),
             redis_key_prefix: text("REDIS_KEY_PREFIX", "bookstore"),
             access_token_ttl: Duration::from_secs(minutes * 60),
+            request_timeout: Duration::from_secs(positive(&get, "REQUEST_TIMEOUT_SECONDS", 30)?),
+            max_body_bytes: number(&get, "MAX_BODY_BYTES", 64 * 1024)?,
+            shutdown_grace: Duration::from_secs(number(&get, "SHUTDOWN_GRACE_SECONDS", 10)?),
             bcrypt_cost,
             admin,
         })
     }
+}
+
+/// A number of at least 1.
+fn positive(get: &impl Fn(&str) -> Option<String>, key: &str, default: u64) -> anyhow::Result<u64> {
+    let value: u64 = number(get, key, default)?;
+    if value == 0 {
+        bail!("{key} must be at least 1");
+    }
+    Ok(value)
 }
 
 fn number<T: FromStr>(

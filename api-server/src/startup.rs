@@ -11,17 +11,15 @@ use poem_openapi::OpenApiService;
 use crate::auth::{Authenticator, PasswordHasher, SessionStore};
 use crate::authors::{api::AuthorsApi, repository::AuthorRepository, service::AuthorService};
 use crate::books::{api::BooksApi, repository::BookRepository, service::BookService};
-use crate::db::Db;
+use crate::db::{Db, Pool};
 use crate::error::AppError;
 use crate::health::HealthApi;
+use crate::http::limits::Limits;
 use crate::http::methods::WithAllow;
 use crate::http::problem::{Problem, error_response};
 use crate::orders::{api::OrdersApi, repository::OrderRepository, service::OrderService};
 use crate::settings::Settings;
 use crate::users::{api::UsersApi, repository::UserRepository, service::UserService};
-
-/// How long in-flight requests may take to finish after a shutdown signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 type Apis = (HealthApi, UsersApi, AuthorsApi, BooksApi, OrdersApi);
 
@@ -32,6 +30,7 @@ pub struct Application {
     db: Db,
     sessions: SessionStore,
     app: poem::endpoint::BoxEndpoint<'static>,
+    shutdown_grace: Duration,
 }
 
 impl Application {
@@ -59,7 +58,8 @@ impl Application {
             port,
             db,
             sessions,
-            app: routes(apis).boxed(),
+            app: routes(apis, &settings).boxed(),
+            shutdown_grace: settings.shutdown_grace,
         })
     }
 
@@ -76,9 +76,9 @@ impl Application {
             "listening on http://{host}:{port} — API docs at http://{shown_host}:{port}/docs",
             port = self.port
         )];
-        lines.push(match &self.db {
-            Db::Postgres(_) => "database: PostgreSQL (DATABASE_URL)".to_owned(),
-            Db::Sqlite(pool) => {
+        lines.push(match self.db.pool() {
+            Pool::Postgres(_) => "database: PostgreSQL (DATABASE_URL)".to_owned(),
+            Pool::Sqlite(pool) => {
                 let options = pool.connect_options();
                 let file = options.get_filename();
                 let file = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_owned());
@@ -103,7 +103,7 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
         Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.app, shutdown, Some(SHUTDOWN_GRACE))
+            .run_with_graceful_shutdown(self.app, shutdown, Some(self.shutdown_grace))
             .await?;
         self.db.close().await;
         Ok(())
@@ -131,7 +131,10 @@ fn wire(settings: &Settings) -> anyhow::Result<(Db, SessionStore, Apis)> {
     let user_repo = UserRepository::new(db.clone());
     let auth = Authenticator::new(sessions.clone(), user_repo.clone());
     let apis = (
-        HealthApi,
+        HealthApi {
+            db: db.clone(),
+            sessions: sessions.clone(),
+        },
         UsersApi {
             users: UserService::new(user_repo, sessions.clone(), hasher),
             auth: auth.clone(),
@@ -156,7 +159,7 @@ fn api_service(apis: Apis) -> OpenApiService<WithAllow<Apis>, ()> {
     OpenApiService::new(WithAllow(apis), "Bookstore API", env!("CARGO_PKG_VERSION"))
 }
 
-fn routes(apis: Apis) -> impl Endpoint<Output = poem::Response> {
+fn routes(apis: Apis, settings: &Settings) -> impl Endpoint<Output = poem::Response> + use<> {
     let api = api_service(apis);
     Route::new()
         .nest("/docs", api.swagger_ui())
@@ -164,6 +167,10 @@ fn routes(apis: Apis) -> impl Endpoint<Output = poem::Response> {
         .at("/openapi.yaml", api.spec_endpoint_yaml())
         .nest("/", api)
         .with(CatchPanic::new().with_handler(panic_response))
+        .with(Limits {
+            max_body_bytes: settings.max_body_bytes,
+            timeout: settings.request_timeout,
+        })
         .with(Tracing)
         .catch_all_error(|err| async move { error_response(err) })
 }

@@ -24,6 +24,9 @@ pub enum DbError {
     /// the database stayed locked by another writer.
     #[error("database unavailable")]
     Unavailable(#[source] sqlx::Error),
+    /// A statement did not finish in time (a stalled or overloaded database).
+    #[error("database statement timed out after {0:?}")]
+    TimedOut(std::time::Duration),
     #[error(transparent)]
     Other(anyhow::Error),
 }
@@ -72,6 +75,7 @@ impl From<DbError> for AppError {
     fn from(err: DbError) -> Self {
         match err {
             DbError::Unavailable(source) => Self::Unavailable(source.into()),
+            timed_out @ DbError::TimedOut(_) => Self::Unavailable(timed_out.into()),
             DbError::InvalidText => Self::invalid("body", "contains text that cannot be stored"),
             other => Self::Internal(other.into()),
         }

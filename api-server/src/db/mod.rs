@@ -31,16 +31,21 @@ use crate::settings::Settings;
 /// directory, created on first start.
 pub const DEFAULT_SQLITE_URL: &str = "sqlite://bookstore.db";
 
-/// How long a request waits for a free connection before answering 503.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
-
 /// How long a SQLite write waits for another writer to finish: concurrent writes take
 /// turns instead of failing.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A pool of connections to the application database.
 #[derive(Clone, Debug)]
-pub enum Db {
+pub struct Db {
+    pool: Pool,
+    /// The longest a statement may wait for a connection, and then run: past it the
+    /// request fails fast with 503 instead of hanging on a stalled database.
+    timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub enum Pool {
     Postgres(PgPool),
     Sqlite(SqlitePool),
 }
@@ -57,23 +62,29 @@ pub trait Row: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Sen
 impl<T> Row for T where T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin
 {}
 
-/// Renders `$stmt` for the backend of `$db` and evaluates `$body` with the SQL text, its
-/// bound values and the pool, whatever the backend.
+/// Renders `$stmt` for the backend of `$db` and evaluates `$run` (a future using the SQL
+/// text, its bound values and the pool) within the statement timeout, whatever the
+/// backend.
 macro_rules! on_backend {
-    ($db:expr, $stmt:expr, |$sql:ident, $values:ident, $pool:ident| $body:expr) => {
-        match $db {
-            Db::Postgres($pool) => {
-                let ($sql, $values) = $stmt.build_sqlx(PostgresQueryBuilder);
-                let $sql = AssertSqlSafe($sql);
-                $body
+    ($db:expr, $stmt:expr, |$sql:ident, $values:ident, $pool:ident| $run:expr) => {{
+        let run = async {
+            match &$db.pool {
+                Pool::Postgres($pool) => {
+                    let ($sql, $values) = $stmt.build_sqlx(PostgresQueryBuilder);
+                    let $sql = AssertSqlSafe($sql);
+                    $run
+                }
+                Pool::Sqlite($pool) => {
+                    let ($sql, $values) = $stmt.build_sqlx(SqliteQueryBuilder);
+                    let $sql = AssertSqlSafe($sql);
+                    $run
+                }
             }
-            Db::Sqlite($pool) => {
-                let ($sql, $values) = $stmt.build_sqlx(SqliteQueryBuilder);
-                let $sql = AssertSqlSafe($sql);
-                $body
-            }
-        }
-    };
+        };
+        tokio::time::timeout($db.timeout, run)
+            .await
+            .map_err(|_| DbError::TimedOut($db.timeout))?
+    }};
 }
 
 impl Db {
@@ -85,13 +96,14 @@ impl Db {
             .as_ref()
             .map_or(DEFAULT_SQLITE_URL, |url| url.expose_secret());
         let max = settings.database_max_connections;
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let timeout = settings.database_timeout;
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(max)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .acquire_timeout(timeout)
                 .connect_lazy(url)
                 .context("DATABASE_URL is not a valid PostgreSQL URL")?;
-            Ok(Self::Postgres(pool))
+            Pool::Postgres(pool)
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .context("DATABASE_URL is not a valid SQLite URL")?
@@ -100,30 +112,50 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT);
+            // SQLite waits up to its busy timeout for another writer, on top of the
+            // statement timeout used for PostgreSQL.
             let pool = SqlitePoolOptions::new()
                 .max_connections(max)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .acquire_timeout(timeout + SQLITE_BUSY_TIMEOUT)
                 .connect_lazy_with(options);
-            Ok(Self::Sqlite(pool))
+            Pool::Sqlite(pool)
         } else {
             bail!("DATABASE_URL must start with postgres://, postgresql:// or sqlite:")
-        }
+        };
+        let timeout = match pool {
+            Pool::Postgres(_) => timeout,
+            Pool::Sqlite(_) => timeout + SQLITE_BUSY_TIMEOUT,
+        };
+        Ok(Self { pool, timeout })
+    }
+
+    /// The connection pool, for what only one backend has (its file name, say).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     /// A short name of the backend, for logs.
     pub fn backend(&self) -> &'static str {
-        match self {
-            Self::Postgres(_) => "PostgreSQL",
-            Self::Sqlite(_) => "SQLite",
+        match self.pool {
+            Pool::Postgres(_) => "PostgreSQL",
+            Pool::Sqlite(_) => "SQLite",
         }
+    }
+
+    /// Whether the database answers a trivial query (within the statement timeout).
+    pub async fn ping(&self) -> Result<(), DbError> {
+        let stmt = sea_query::Query::select()
+            .expr(sea_query::Expr::val(1))
+            .to_owned();
+        self.execute(&stmt).await.map(drop)
     }
 
     /// Applies the migrations of this backend (`migrations/postgres` or
     /// `migrations/sqlite`) that have not run yet.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        let applied = match self {
-            Self::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await,
-            Self::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await,
+        let applied = match &self.pool {
+            Pool::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await,
+            Pool::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await,
         };
         applied.context("applying database migrations")
     }
@@ -168,9 +200,43 @@ impl Db {
 
     /// Closes every connection; queries after this fail.
     pub async fn close(&self) {
-        match self {
-            Self::Postgres(pool) => pool.close().await,
-            Self::Sqlite(pool) => pool.close().await,
+        match &self.pool {
+            Pool::Postgres(pool) => pool.close().await,
+            Pool::Sqlite(pool) => pool.close().await,
+        }
+    }
+}
+
+/// How many connections the pool holds, at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections, in use or idle.
+    pub size: u32,
+    /// Open connections waiting for a statement.
+    pub idle: u32,
+    /// The most connections the pool opens.
+    pub max: u32,
+}
+
+impl Db {
+    /// The pool's connection counts, for the metrics.
+    pub fn pool_stats(&self) -> PoolStats {
+        let (size, idle, max) = match &self.pool {
+            Pool::Postgres(pool) => (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            ),
+            Pool::Sqlite(pool) => (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            ),
+        };
+        PoolStats {
+            size,
+            idle: u32::try_from(idle).unwrap_or(u32::MAX),
+            max,
         }
     }
 }

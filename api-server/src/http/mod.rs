@@ -2,6 +2,7 @@
 //! bearer authentication, pagination and the wire forms of domain types.
 
 pub mod auth;
+pub mod limits;
 pub mod methods;
 pub mod page;
 pub mod problem;

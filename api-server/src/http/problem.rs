@@ -146,11 +146,14 @@ pub const FORBIDDEN: u32 = 1 << 1;
 pub const NOT_FOUND: u32 = 1 << 2;
 pub const CONFLICT: u32 = 1 << 3;
 pub const UNPROCESSABLE: u32 = 1 << 4;
-/// Documented on every operation: any of them can meet a bug or an outage.
-const ALWAYS: u32 = 1 << 5 | 1 << 6;
+const PAYLOAD_TOO_LARGE: u32 = 1 << 5;
+const INTERNAL: u32 = 1 << 6;
+const UNAVAILABLE: u32 = 1 << 7;
+/// Documented on every operation: any request can be too large, meet a bug or an outage.
+const ALWAYS: u32 = PAYLOAD_TOO_LARGE | INTERNAL | UNAVAILABLE;
 
 /// Each declarable status with its bit and the description the spec gives it.
-const STATUSES: [(u32, StatusCode, &str); 7] = [
+const STATUSES: [(u32, StatusCode, &str); 8] = [
     (
         UNAUTHORIZED,
         StatusCode::UNAUTHORIZED,
@@ -168,19 +171,24 @@ const STATUSES: [(u32, StatusCode, &str); 7] = [
         "The request conflicts with the current state.",
     ),
     (
+        PAYLOAD_TOO_LARGE,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "The request body is larger than the server accepts.",
+    ),
+    (
         UNPROCESSABLE,
         StatusCode::UNPROCESSABLE_ENTITY,
         "The request is malformed or has invalid fields.",
     ),
     (
-        1 << 5,
+        INTERNAL,
         StatusCode::INTERNAL_SERVER_ERROR,
         "Unexpected server error.",
     ),
     (
-        1 << 6,
+        UNAVAILABLE,
         StatusCode::SERVICE_UNAVAILABLE,
-        "A backing service is temporarily unavailable.",
+        "A backing service is temporarily unavailable, or the request took too long.",
     ),
 ];
 

@@ -62,6 +62,14 @@ impl SessionStore {
         })
     }
 
+    /// A short name of the store, for logs and readiness.
+    pub fn backend(&self) -> &'static str {
+        match self.backend {
+            Backend::Redis(_) => "Redis",
+            Backend::Memory(_) => "in-process",
+        }
+    }
+
     /// Whether sessions live outside this process (Redis), shared by every replica.
     pub fn is_shared(&self) -> bool {
         matches!(self.backend, Backend::Redis(_))
