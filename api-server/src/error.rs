@@ -29,6 +29,10 @@ pub enum AppError {
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
 
+    /// Too many failed attempts: try again after `retry_after`.
+    #[error("too many requests")]
+    TooManyRequests { retry_after: std::time::Duration },
+
     /// A dependency (database, session store) could not be reached in time.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod error;
 pub mod health;
 pub mod http;
+pub mod metrics;
 pub mod orders;
 pub mod settings;
 pub mod startup;

@@ -7,6 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use secrecy::SecretString;
 
+use crate::auth::ThrottleSettings;
+
 /// Everything the server can be configured with. See `.env.example` for each variable.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -31,7 +33,12 @@ pub struct Settings {
     /// How long in-flight requests may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
     pub bcrypt_cost: u32,
+    /// Limits on failed logins (per account, per client address, window).
+    pub login_throttle: ThrottleSettings,
     pub admin: Option<AdminBootstrap>,
+    /// Browser origins (`https://shop.example.com`) whose pages may call the API; empty
+    /// turns CORS off.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// The administrator account ensured at start-up.
@@ -79,9 +86,45 @@ impl Settings {
             max_body_bytes: number(&get, "MAX_BODY_BYTES", 64 * 1024)?,
             shutdown_grace: Duration::from_secs(number(&get, "SHUTDOWN_GRACE_SECONDS", 10)?),
             bcrypt_cost,
+            login_throttle: ThrottleSettings {
+                max_per_account: positive(&get, "LOGIN_MAX_FAILURES", 5)?,
+                max_per_client: positive(&get, "LOGIN_MAX_FAILURES_PER_CLIENT", 50)?,
+                window: Duration::from_secs(positive(&get, "LOGIN_THROTTLE_WINDOW_SECONDS", 900)?),
+            },
             admin,
+            cors_allowed_origins: origins(get("CORS_ALLOWED_ORIGINS"))?,
         })
     }
+}
+
+/// A comma-separated list of exact origins: scheme, host and optional port, no path and
+/// no wildcard. Lower-cased, as browsers send them.
+fn origins(list: Option<String>) -> anyhow::Result<Vec<String>> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            match host {
+                Some(host)
+                    if !host.is_empty()
+                        && host.bytes().all(|b| b.is_ascii_graphic())
+                        && !host.contains(['/', '*', '?', '#', '@']) =>
+                {
+                    Ok(origin.to_ascii_lowercase())
+                }
+                _ => bail!(
+                    "CORS_ALLOWED_ORIGINS: {origin:?} is not an exact origin such as \
+                     https://shop.example.com (no path, no wildcard)"
+                ),
+            }
+        })
+        .collect()
 }
 
 /// A number of at least 1.
@@ -141,6 +184,8 @@ mod tests {
             ("BCRYPT_COST", "3"),
             ("ACCESS_TOKEN_EXPIRE_MINUTES", "0"),
             ("ADMIN_EMAIL", "root@example.com"),
+            ("CORS_ALLOWED_ORIGINS", "*"),
+            ("CORS_ALLOWED_ORIGINS", "https://shop.example.com/app"),
         ] {
             let err = settings(&[(key, value)])
                 .map(|_| ())
@@ -148,5 +193,19 @@ mod tests {
                 .to_string();
             assert!(err.contains(key), "{err}");
         }
+    }
+
+    #[test]
+    fn cors_origins_are_a_trimmed_lower_cased_list() -> anyhow::Result<()> {
+        let s = settings(&[(
+            "CORS_ALLOWED_ORIGINS",
+            " https://Shop.example.com, http://localhost:3000 ,",
+        )])?;
+        assert_eq!(
+            s.cors_allowed_origins,
+            ["https://shop.example.com", "http://localhost:3000"]
+        );
+        assert!(settings(&[])?.cors_allowed_origins.is_empty());
+        Ok(())
     }
 }

@@ -4,24 +4,35 @@ use std::time::Duration;
 
 use anyhow::Context;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::{CatchPanic, Tracing};
+use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Route, Server};
 use poem_openapi::OpenApiService;
 
-use crate::auth::{Authenticator, PasswordHasher, SessionStore};
+use crate::auth::{Authenticator, LoginThrottle, PasswordHasher, SessionStore};
 use crate::authors::{api::AuthorsApi, repository::AuthorRepository, service::AuthorService};
 use crate::books::{api::BooksApi, repository::BookRepository, service::BookService};
 use crate::db::{Db, Pool};
 use crate::error::AppError;
 use crate::health::HealthApi;
+use crate::http::cors::CorsPolicy;
 use crate::http::limits::Limits;
 use crate::http::methods::WithAllow;
+use crate::http::observe::{Observe, RouteTemplates};
 use crate::http::problem::{Problem, error_response};
+use crate::http::security::SecurityHeaders;
+use crate::metrics::{Metrics, api::MetricsApi};
 use crate::orders::{api::OrdersApi, repository::OrderRepository, service::OrderService};
 use crate::settings::Settings;
 use crate::users::{api::UsersApi, repository::UserRepository, service::UserService};
 
-type Apis = (HealthApi, UsersApi, AuthorsApi, BooksApi, OrdersApi);
+type Apis = (
+    HealthApi,
+    UsersApi,
+    AuthorsApi,
+    BooksApi,
+    OrdersApi,
+    MetricsApi,
+);
 
 /// A server bound to its port, ready to run.
 pub struct Application {
@@ -136,7 +147,12 @@ fn wire(settings: &Settings) -> anyhow::Result<(Db, SessionStore, Apis)> {
             sessions: sessions.clone(),
         },
         UsersApi {
-            users: UserService::new(user_repo, sessions.clone(), hasher),
+            users: UserService::new(
+                user_repo,
+                sessions.clone(),
+                hasher,
+                LoginThrottle::new(sessions.clone(), settings.login_throttle),
+            ),
             auth: auth.clone(),
         },
         AuthorsApi {
@@ -151,6 +167,9 @@ fn wire(settings: &Settings) -> anyhow::Result<(Db, SessionStore, Apis)> {
             orders: OrderService::new(OrderRepository::new(db.clone())),
             auth,
         },
+        MetricsApi {
+            metrics: Metrics::new(db.clone())?,
+        },
     );
     Ok((db, sessions, apis))
 }
@@ -160,6 +179,12 @@ fn api_service(apis: Apis) -> OpenApiService<WithAllow<Apis>, ()> {
 }
 
 fn routes(apis: Apis, settings: &Settings) -> impl Endpoint<Output = poem::Response> + use<> {
+    let metrics = apis.5.metrics.clone();
+    // The same routes as below, for the route label of logs and metrics.
+    let templates = RouteTemplates::of::<WithAllow<Apis>>()
+        .nest("/docs")
+        .at("/openapi.json")
+        .at("/openapi.yaml");
     let api = api_service(apis);
     Route::new()
         .nest("/docs", api.swagger_ui())
@@ -171,8 +196,10 @@ fn routes(apis: Apis, settings: &Settings) -> impl Endpoint<Output = poem::Respo
             max_body_bytes: settings.max_body_bytes,
             timeout: settings.request_timeout,
         })
-        .with(Tracing)
         .catch_all_error(|err| async move { error_response(err) })
+        .with(CorsPolicy::new(&settings.cors_allowed_origins))
+        .with(SecurityHeaders)
+        .with(Observe::new(metrics, templates))
 }
 
 /// A panic in a handler is a bug: log it and answer a plain 500 problem.

@@ -1009,3 +1009,119 @@ async fn the_service_answers_health_docs_and_its_spec() {
             .contains("operationId: create_order")
     );
 }
+
+/// A server whose login throttle allows `max` failures per account and `per_client` per
+/// client address within `window_seconds`.
+async fn throttled(max: u64, per_client: u64, window_seconds: u64) -> TestApp {
+    TestApp::spawn_with(move |key| match key {
+        "LOGIN_MAX_FAILURES" => Some(max.to_string()),
+        "LOGIN_MAX_FAILURES_PER_CLIENT" => Some(per_client.to_string()),
+        "LOGIN_THROTTLE_WINDOW_SECONDS" => Some(window_seconds.to_string()),
+        _ => None,
+    })
+    .await
+}
+
+/// Asserts a 429 `too_many_requests` whose `Retry-After` lies within the window.
+#[track_caller]
+fn assert_throttled<T: std::fmt::Debug>(result: ApiResult<T>, window_seconds: u64) {
+    match result {
+        Err(api_client::Error::ErrorResponse(resp)) => {
+            assert_eq!(resp.status().as_u16(), 429);
+            let retry_after: u64 = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()?.parse().ok())
+                .expect("a Retry-After header in seconds");
+            assert!((1..=window_seconds).contains(&retry_after), "{retry_after}");
+            assert_eq!(resp.into_inner().code, "too_many_requests");
+        }
+        other => panic!("expected a documented 429, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_refused_even_with_the_right_password() {
+    let app = throttled(3, 100, 600).await;
+    let user = app.signup("target@example.com", PASSWORD).await;
+
+    for _ in 0..3 {
+        assert_unauthorized(try_login(&app, &user.email, "wrong password").await);
+    }
+    let right = try_login(&app, &user.email, PASSWORD).await;
+
+    assert_throttled(right, 600);
+}
+
+#[tokio::test]
+async fn a_successful_login_clears_the_accounts_failures() {
+    let app = throttled(3, 100, 600).await;
+    let user = app.signup("forgetful@example.com", PASSWORD).await;
+
+    for _ in 0..2 {
+        assert_unauthorized(try_login(&app, &user.email, "wrong password").await);
+    }
+    try_login(&app, &user.email, PASSWORD).await.unwrap();
+    for _ in 0..2 {
+        assert_unauthorized(try_login(&app, &user.email, "wrong password").await);
+    }
+
+    try_login(&app, &user.email, PASSWORD).await.unwrap();
+}
+
+#[tokio::test]
+async fn unknown_emails_are_throttled_exactly_like_wrong_passwords() {
+    let app = throttled(2, 100, 600).await;
+    app.signup("known@example.com", PASSWORD).await;
+
+    let mut answers = Vec::new();
+    for email in ["known@example.com", "nobody@example.com"] {
+        let first = assert_unauthorized(try_login(&app, email, "wrong password").await);
+        let second = assert_unauthorized(try_login(&app, email, "wrong password").await);
+        assert_throttled(try_login(&app, email, "wrong password").await, 600);
+        answers.push((first.detail, second.detail));
+    }
+
+    assert_eq!(answers[0], answers[1]);
+}
+
+#[tokio::test]
+async fn failures_from_one_client_are_limited_across_accounts() {
+    let app = throttled(100, 3, 600).await;
+    let user = app.signup("innocent@example.com", PASSWORD).await;
+
+    for n in 0..3 {
+        let email = format!("guess-{n}@example.com");
+        assert_unauthorized(try_login(&app, &email, "wrong password").await);
+    }
+
+    assert_throttled(try_login(&app, &user.email, PASSWORD).await, 600);
+}
+
+#[tokio::test]
+async fn the_refusal_ends_when_the_window_passes() {
+    let app = throttled(2, 100, 1).await;
+    let user = app.signup("patient@example.com", PASSWORD).await;
+    for _ in 0..2 {
+        assert_unauthorized(try_login(&app, &user.email, "wrong password").await);
+    }
+    assert_throttled(try_login(&app, &user.email, PASSWORD).await, 1);
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+    try_login(&app, &user.email, PASSWORD).await.unwrap();
+}
+
+#[tokio::test]
+async fn failures_past_half_the_limit_slow_the_next_attempt() {
+    let app = throttled(4, 100, 600).await;
+    let user = app.signup("slowed@example.com", PASSWORD).await;
+    for _ in 0..3 {
+        assert_unauthorized(try_login(&app, &user.email, "wrong password").await);
+    }
+
+    let started = std::time::Instant::now();
+    try_login(&app, &user.email, PASSWORD).await.unwrap();
+
+    assert!(started.elapsed() >= std::time::Duration::from_millis(250));
+}

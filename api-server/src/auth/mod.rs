@@ -3,7 +3,9 @@
 mod authenticator;
 mod passwords;
 mod sessions;
+mod throttle;
 
 pub use authenticator::{Authenticator, Caller};
 pub use passwords::PasswordHasher;
 pub use sessions::{SessionStore, SessionToken};
+pub use throttle::{Attempt, LoginThrottle, ThrottleSettings};

@@ -1,12 +1,16 @@
 //! The HTTP edge shared by every resource: the problem body, declared error statuses,
-//! bearer authentication, pagination and the wire forms of domain types.
+//! bearer authentication, pagination and the wire forms of domain types; and around
+//! them request ids, request logs and metrics, security headers and CORS.
 
 pub mod auth;
+pub mod cors;
 pub mod limits;
 pub mod methods;
+pub mod observe;
 pub mod page;
 pub mod problem;
 pub mod responses;
+pub mod security;
 pub mod types;
 
 pub use auth::BearerAuth;
@@ -31,4 +35,7 @@ pub enum ApiTags {
     /// Service health.
     #[oai(rename = "health")]
     Health,
+    /// Operating the service: metrics for monitoring.
+    #[oai(rename = "operations")]
+    Operations,
 }

@@ -39,6 +39,9 @@ pub struct Problem {
     /// Per-field messages, present when the request failed validation.
     #[oai(skip_serializing_if_is_none)]
     pub errors: Option<Vec<FieldProblem>>,
+    /// Seconds to send in `Retry-After` (a 429 or 503); not part of the body.
+    #[oai(skip)]
+    pub retry_after: Option<u64>,
 }
 
 /// Why one field of the request was rejected.
@@ -58,6 +61,7 @@ impl Problem {
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             detail: detail.into(),
             errors: None,
+            retry_after: None,
         }
     }
 
@@ -78,7 +82,10 @@ impl Problem {
                 HeaderValue::from_static(BEARER_CHALLENGE),
             );
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
             resp.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_static(RETRY_AFTER_SECONDS),
@@ -111,6 +118,18 @@ impl From<&AppError> for Problem {
                 format!("{what} not found."),
             ),
             AppError::Conflict { code, detail } => Self::new(StatusCode::CONFLICT, code, detail),
+            AppError::TooManyRequests { retry_after } => {
+                // Round up: a client that waits exactly this long must be let in.
+                let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                Self {
+                    retry_after: Some(seconds.max(1)),
+                    ..Self::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too_many_requests",
+                        "Too many failed attempts; retry after the time in Retry-After.",
+                    )
+                }
+            }
             AppError::Unavailable(source) => {
                 tracing::warn!(error = format!("{source:#}"), "dependency unavailable");
                 Self::new(
@@ -146,6 +165,7 @@ pub const FORBIDDEN: u32 = 1 << 1;
 pub const NOT_FOUND: u32 = 1 << 2;
 pub const CONFLICT: u32 = 1 << 3;
 pub const UNPROCESSABLE: u32 = 1 << 4;
+pub const TOO_MANY_REQUESTS: u32 = 1 << 8;
 const PAYLOAD_TOO_LARGE: u32 = 1 << 5;
 const INTERNAL: u32 = 1 << 6;
 const UNAVAILABLE: u32 = 1 << 7;
@@ -153,7 +173,7 @@ const UNAVAILABLE: u32 = 1 << 7;
 const ALWAYS: u32 = PAYLOAD_TOO_LARGE | INTERNAL | UNAVAILABLE;
 
 /// Each declarable status with its bit and the description the spec gives it.
-const STATUSES: [(u32, StatusCode, &str); 8] = [
+const STATUSES: [(u32, StatusCode, &str); 9] = [
     (
         UNAUTHORIZED,
         StatusCode::UNAUTHORIZED,
@@ -179,6 +199,11 @@ const STATUSES: [(u32, StatusCode, &str); 8] = [
         UNPROCESSABLE,
         StatusCode::UNPROCESSABLE_ENTITY,
         "The request is malformed or has invalid fields.",
+    ),
+    (
+        TOO_MANY_REQUESTS,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many failed attempts; retry after `Retry-After` seconds.",
     ),
     (
         INTERNAL,
@@ -242,7 +267,7 @@ fn headers_of(status: StatusCode) -> Vec<MetaHeader> {
             "The authentication scheme to use: `Bearer`.",
             MetaSchema::new("string"),
         )],
-        StatusCode::SERVICE_UNAVAILABLE => vec![header(
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => vec![header(
             "Retry-After",
             "Seconds to wait before retrying.",
             MetaSchema::new_with_format("integer", "int32"),

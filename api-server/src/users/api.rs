@@ -1,5 +1,6 @@
 //! `/api/v1/users`: sign-up, login, logout, profiles and account administration.
 
+use poem::web::RemoteAddr;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -11,7 +12,9 @@ use super::schema::{
 use super::service::UserService;
 use crate::auth::Authenticator;
 use crate::http::page::{default_limit, page_request};
-use crate::http::problem::{CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, UNPROCESSABLE};
+use crate::http::problem::{
+    CONFLICT, FORBIDDEN, NOT_FOUND, TOO_MANY_REQUESTS, UNAUTHORIZED, UNPROCESSABLE,
+};
 use crate::http::{ApiResult, ApiTags, BearerAuth, Created, NoContent};
 
 pub struct UsersApi {
@@ -34,13 +37,21 @@ impl UsersApi {
     /// Exchange e-mail and password for a bearer token.
     ///
     /// A wrong e-mail and a wrong password get the same 401; a deactivated account 403.
+    /// Repeated failures for one account or from one client address are slowed, then
+    /// refused with 429 and `Retry-After` until their window passes, even with the right
+    /// password; a successful login clears the account's count.
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
+        remote: &RemoteAddr,
         body: Json<LoginRequest>,
-    ) -> ApiResult<Json<LoginResponse>, { UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE }> {
+    ) -> ApiResult<
+        Json<LoginResponse>,
+        { UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE | TOO_MANY_REQUESTS },
+    > {
         let LoginRequest { email, password } = body.0;
-        let (token, user) = self.users.login(&email.0, password.0).await?;
+        let client = remote.as_socket_addr().map(|addr| addr.ip());
+        let (token, user) = self.users.login(&email.0, password.0, client).await?;
         Ok(Json(LoginResponse {
             access_token: token.token,
             token_type: TokenType::Bearer,

@@ -4,7 +4,9 @@ use secrecy::ExposeSecret;
 use uuid::Uuid;
 
 use super::repository::{NewUser, UserChanges, UserRecord, UserRepository};
-use crate::auth::{Caller, PasswordHasher, SessionStore, SessionToken};
+use std::net::IpAddr;
+
+use crate::auth::{Attempt, Caller, LoginThrottle, PasswordHasher, SessionStore, SessionToken};
 use crate::db::DbError;
 use crate::domain::{Email, Page, PageRequest, Password, text};
 use crate::error::{AppError, Violations};
@@ -34,14 +36,21 @@ pub struct UserService {
     users: UserRepository,
     sessions: SessionStore,
     hasher: PasswordHasher,
+    throttle: LoginThrottle,
 }
 
 impl UserService {
-    pub fn new(users: UserRepository, sessions: SessionStore, hasher: PasswordHasher) -> Self {
+    pub fn new(
+        users: UserRepository,
+        sessions: SessionStore,
+        hasher: PasswordHasher,
+        throttle: LoginThrottle,
+    ) -> Self {
         Self {
             users,
             sessions,
             hasher,
+            throttle,
         }
     }
 
@@ -72,20 +81,29 @@ impl UserService {
     /// Exchanges credentials for a session. Wrong e-mail and wrong password get the same
     /// answer after the same amount of work; a deactivated account is refused only once
     /// its password has been proven.
+    ///
+    /// Failed attempts are counted per account and per client address: past the limits
+    /// of `LoginThrottle` the answer is 429 (even for the right password) until the
+    /// window passes.
     pub async fn login(
         &self,
         email: &str,
         password: String,
+        client: Option<IpAddr>,
     ) -> Result<(SessionToken, UserRecord), AppError> {
+        let attempt = Attempt::new(email, client);
+        self.throttle.admit(&attempt).await?;
         let user = match Email::parse(email) {
             Ok(email) => self.users.find_by_email(&email).await?,
             Err(_) => None,
         };
         let hash = user.as_ref().map(|u| u.hashed_password.clone());
-        if !self.hasher.verify(password, hash).await? {
+        let verified = self.hasher.verify(password, hash).await?;
+        let Some(user) = user.filter(|_| verified) else {
+            self.throttle.failed(&attempt).await?;
             return Err(AppError::Unauthenticated);
-        }
-        let user = user.ok_or(AppError::Unauthenticated)?;
+        };
+        self.throttle.succeeded(&attempt).await?;
         if !user.is_active {
             return Err(AppError::forbidden(
                 "account_inactive",

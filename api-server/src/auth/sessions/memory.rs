@@ -17,6 +17,8 @@ pub struct MemorySessions {
 struct Sessions {
     by_digest: HashMap<String, (Uuid, Instant)>,
     by_user: HashMap<Uuid, HashSet<String>>,
+    /// Named counters and when each expires.
+    counters: HashMap<String, (u64, Instant)>,
     /// When to next sweep out expired sessions, so memory stays bounded by live ones.
     next_sweep: Option<Instant>,
 }
@@ -69,6 +71,34 @@ impl MemorySessions {
         }
     }
 
+    /// Adds one to the counter `name`, which expires `window` after its first increment;
+    /// returns the new count and the time left in the window.
+    pub fn increment(&self, name: &str, window: Duration) -> (u64, Duration) {
+        let now = Instant::now();
+        let mut sessions = self.lock();
+        let entry = sessions
+            .counters
+            .entry(name.to_owned())
+            .or_insert((0, now + window));
+        if entry.1 <= now {
+            *entry = (0, now + window);
+        }
+        entry.0 += 1;
+        (entry.0, entry.1 - now)
+    }
+
+    /// The counter `name` and the time left in its window, or `None` if it is not set.
+    pub fn counter(&self, name: &str) -> Option<(u64, Duration)> {
+        let now = Instant::now();
+        let sessions = self.lock();
+        let &(count, expires) = sessions.counters.get(name)?;
+        (expires > now).then(|| (count, expires - now))
+    }
+
+    pub fn reset(&self, name: &str) {
+        self.lock().counters.remove(name);
+    }
+
     /// The map stays consistent even if a holder panicked: every update is a single
     /// insert or remove, so a poisoned lock is still safe to use.
     fn lock(&self) -> MutexGuard<'_, Sessions> {
@@ -81,6 +111,7 @@ impl MemorySessions {
 impl Sessions {
     fn sweep(&mut self, now: Instant) {
         self.by_digest.retain(|_, (_, expires)| *expires > now);
+        self.counters.retain(|_, (_, expires)| *expires > now);
         let live = &self.by_digest;
         self.by_user.retain(|_, digests| {
             digests.retain(|d| live.contains_key(d));
@@ -119,6 +150,19 @@ mod tests {
         let sessions = store.lock();
         assert!(!sessions.by_digest.contains_key("old"));
         assert_eq!(sessions.by_user[&user].len(), 1);
+    }
+
+    #[test]
+    fn counters_count_within_their_window_and_reset() {
+        let store = MemorySessions::default();
+        assert_eq!(store.increment("k", HOUR).0, 1);
+        assert_eq!(store.increment("k", HOUR).0, 2);
+        assert_eq!(store.counter("k").map(|c| c.0), Some(2));
+        store.reset("k");
+        assert_eq!(store.counter("k"), None);
+        store.increment("gone", Duration::ZERO);
+        assert_eq!(store.counter("gone"), None);
+        assert_eq!(store.increment("gone", HOUR).0, 1);
     }
 
     #[test]

@@ -129,6 +129,39 @@ impl SessionStore {
         }
     }
 
+    /// Adds one to the counter `name` (kept beside the sessions, so every replica sees
+    /// it), which expires `window` after its first increment. Returns the new count and
+    /// the time left in the window.
+    pub async fn increment(
+        &self,
+        name: &str,
+        window: Duration,
+    ) -> Result<(u64, Duration), AppError> {
+        match &self.backend {
+            Backend::Redis(store) => store.increment(name, window).await,
+            Backend::Memory(store) => Ok(store.increment(name, window)),
+        }
+    }
+
+    /// The counter `name` and the time left in its window, if it is set.
+    pub async fn counter(&self, name: &str) -> Result<Option<(u64, Duration)>, AppError> {
+        match &self.backend {
+            Backend::Redis(store) => store.counter(name).await,
+            Backend::Memory(store) => Ok(store.counter(name)),
+        }
+    }
+
+    /// Deletes the counter `name`.
+    pub async fn reset(&self, name: &str) -> Result<(), AppError> {
+        match &self.backend {
+            Backend::Redis(store) => store.reset(name).await,
+            Backend::Memory(store) => {
+                store.reset(name);
+                Ok(())
+            }
+        }
+    }
+
     /// Whether the store answers.
     pub async fn ping(&self) -> Result<(), AppError> {
         match &self.backend {
@@ -138,7 +171,8 @@ impl SessionStore {
     }
 }
 
-fn digest(token: &str) -> String {
+/// The hex SHA-256 of `token`: what the store keeps instead of a secret.
+pub(super) fn digest(token: &str) -> String {
     let hash = Sha256::digest(token.as_bytes());
     hash.iter().map(|b| format!("{b:02x}")).collect()
 }

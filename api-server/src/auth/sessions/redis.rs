@@ -29,6 +29,15 @@ end
 return #digests
 ";
 
+/// Increments a counter, starting its expiry window on the first increment, atomically.
+const INCREMENT: &str = r"
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return {count, redis.call('TTL', KEYS[1])}
+";
+
 #[derive(Clone)]
 pub struct RedisSessions {
     conn: ConnectionManager,
@@ -106,6 +115,46 @@ impl RedisSessions {
             .map_err(unavailable)
     }
 
+    /// Adds one to the counter `name`, which expires `window` after its first increment;
+    /// returns the new count and the time left in the window.
+    pub async fn increment(
+        &self,
+        name: &str,
+        window: Duration,
+    ) -> Result<(u64, Duration), AppError> {
+        let (count, ttl): (u64, i64) = Script::new(INCREMENT)
+            .key(self.counter_key(name))
+            .arg(window.as_secs().max(1))
+            .invoke_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok((count, seconds(ttl)))
+    }
+
+    /// The counter `name` and the time left in its window, or `None` if it is not set.
+    pub async fn counter(&self, name: &str) -> Result<Option<(u64, Duration)>, AppError> {
+        let key = self.counter_key(name);
+        let (count, ttl): (Option<u64>, i64) = redis::pipe()
+            .get(&key)
+            .ttl(&key)
+            .query_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(count.map(|count| (count, seconds(ttl))))
+    }
+
+    pub async fn reset(&self, name: &str) -> Result<(), AppError> {
+        redis::cmd("DEL")
+            .arg(self.counter_key(name))
+            .exec_async(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    fn counter_key(&self, name: &str) -> String {
+        format!("{}:counter:{name}", self.prefix)
+    }
+
     fn session_key(&self, digest: &str) -> String {
         format!("{}:session:{digest}", self.prefix)
     }
@@ -115,6 +164,13 @@ impl RedisSessions {
     }
 }
 
+/// A Redis TTL in seconds (negative when absent or without expiry) as a duration.
+fn seconds(ttl: i64) -> Duration {
+    Duration::from_secs(u64::try_from(ttl).unwrap_or(0))
+}
+
+/// A failed Redis call: counted for the metrics, answered as 503.
 fn unavailable(err: redis::RedisError) -> AppError {
+    crate::metrics::session_store_error();
     AppError::Unavailable(anyhow::Error::new(err).context("session store"))
 }

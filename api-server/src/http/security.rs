@@ -1,0 +1,75 @@
+//! Security headers on every answer.
+//!
+//! The API answers JSON that no browser should sniff, frame, cache or render as a page:
+//! `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, `Referrer-Policy:
+//! no-referrer`, `Cross-Origin-Resource-Policy: same-origin`, `Cache-Control: no-store`
+//! (unless the answer sets its own) and a Content-Security-Policy that allows nothing.
+//!
+//! Swagger UI under `/docs` is a page: its HTML carries its script, its styles and the
+//! spec inline, draws icons from `data:` images and calls the API of its own origin, so
+//! its policy allows exactly that and nothing from elsewhere. `Strict-Transport-Security`
+//! belongs to whatever terminates TLS in front of the server.
+
+use poem::http::{HeaderName, HeaderValue, header};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+
+use super::problem::error_response;
+
+/// The policy of every answer but the documentation.
+const API_CSP: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// The policy of Swagger UI under `/docs`.
+const DOCS_CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; \
+     style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; \
+     frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/// Where Swagger UI is served.
+const DOCS_PREFIX: &str = "/docs";
+
+/// The middleware; see the module documentation.
+pub struct SecurityHeaders;
+
+impl<E: Endpoint> Middleware<E> for SecurityHeaders {
+    type Output = SecurityHeadersEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        SecurityHeadersEndpoint { inner }
+    }
+}
+
+pub struct SecurityHeadersEndpoint<E> {
+    inner: E,
+}
+
+impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let path = req.uri().path();
+        let docs = path == DOCS_PREFIX || path.starts_with("/docs/");
+        let mut resp = match self.inner.call(req).await {
+            Ok(resp) => resp.into_response(),
+            Err(err) => error_response(err),
+        };
+        let headers = resp.headers_mut();
+        let set = |value| HeaderValue::from_static(value);
+        headers.insert(header::X_CONTENT_TYPE_OPTIONS, set("nosniff"));
+        headers.insert(header::X_FRAME_OPTIONS, set("DENY"));
+        headers.insert(header::REFERRER_POLICY, set("no-referrer"));
+        headers.insert(
+            HeaderName::from_static("cross-origin-resource-policy"),
+            set("same-origin"),
+        );
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            set(if docs { DOCS_CSP } else { API_CSP }),
+        );
+        if !docs {
+            headers
+                .entry(header::CACHE_CONTROL)
+                .or_insert(set("no-store"));
+        }
+        Ok(resp)
+    }
+}

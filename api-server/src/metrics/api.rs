@@ -1,0 +1,29 @@
+//! `GET /metrics`: the metrics in the Prometheus text exposition format.
+
+use poem_openapi::OpenApi;
+use poem_openapi::payload::PlainText;
+
+use super::Metrics;
+use crate::http::ApiTags;
+
+pub struct MetricsApi {
+    pub metrics: Metrics,
+}
+
+#[OpenApi(tag = "ApiTags::Operations")]
+impl MetricsApi {
+    /// Metrics for Prometheus.
+    ///
+    /// The Prometheus text exposition format: requests answered, as a counter and a
+    /// latency histogram by method, route template and status; the database pool's
+    /// connections in use and idle; failed session-store calls; and the running version.
+    #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
+    async fn metrics(&self) -> PlainText<String> {
+        // Encoding fails only on a malformed metric family, which this registry never
+        // holds; should it happen all the same, the page is empty and the log says why.
+        PlainText(self.metrics.render().unwrap_or_else(|err| {
+            tracing::error!(error = format!("{err:#}"), "metrics cannot be rendered");
+            String::new()
+        }))
+    }
+}
