@@ -36,6 +36,18 @@ services_start
 
 export TEST_SQLITE_DIR="$services_dir/sqlite"
 
+# The resilience tests run the api-server binary itself (to kill it, to run two).
+log "building the api-server binary: cargo build -p api-server"
+cargo build -p api-server --quiet
+
+# The resilience tests need PostgreSQL and Redis; on SQLite they would only skip.
+sqlite_filter=()
+sqlite_shown=""
+if [[ $# -eq 0 ]]; then
+    sqlite_filter=(-E 'not binary(resilience)')
+    sqlite_shown=" -E 'not binary(resilience)'"
+fi
+
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
     # nextest does not run documentation examples; cargo test does, so run them first
@@ -46,8 +58,8 @@ if cargo nextest --version >/dev/null 2>&1; then
     fi
     log "running on PostgreSQL + Redis: cargo nextest run --workspace --no-fail-fast${*:+ $*}"
     TEST_BACKEND=postgres cargo nextest run --workspace --no-fail-fast "$@" || status=$?
-    log "running on SQLite + in-process sessions: cargo nextest run -p bookstore-tests --no-fail-fast${*:+ $*}"
-    TEST_BACKEND=sqlite cargo nextest run -p bookstore-tests --no-fail-fast "$@" || status=$?
+    log "running on SQLite + in-process sessions: cargo nextest run -p bookstore-tests --no-fail-fast$sqlite_shown${*:+ $*}"
+    TEST_BACKEND=sqlite cargo nextest run -p bookstore-tests --no-fail-fast "${sqlite_filter[@]}" "$@" || status=$?
 else
     log "running on PostgreSQL + Redis: cargo test --workspace --no-fail-fast${*:+ $*} (cargo-nextest not found)"
     TEST_BACKEND=postgres cargo test --workspace --no-fail-fast "$@" || status=$?

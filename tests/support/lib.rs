@@ -291,3 +291,12 @@ async fn fresh_database() -> String {
         None => format!("{base}/{name}"),
     }
 }
+
+pub mod process;
+pub mod proxy;
+
+/// Creates an empty database on the test PostgreSQL (`TEST_DATABASE_URL`) and returns its
+/// URL, for a test that puts something between the server and the database.
+pub async fn fresh_postgres_database() -> String {
+    fresh_database().await
+}

@@ -17,6 +17,7 @@ use sea_query::{
 };
 use sea_query_sqlx::SqlxBinder;
 use secrecy::ExposeSecret;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
@@ -63,28 +64,72 @@ impl<T> Row for T where T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, Sqli
 {}
 
 /// Renders `$stmt` for the backend of `$db` and evaluates `$run` (a future using the SQL
-/// text, its bound values and the pool) within the statement timeout, whatever the
-/// backend.
+/// text, its bound values and a connection from the pool) within the statement timeout,
+/// whatever the backend.
 macro_rules! on_backend {
-    ($db:expr, $stmt:expr, |$sql:ident, $values:ident, $pool:ident| $run:expr) => {{
-        let run = async {
-            match &$db.pool {
-                Pool::Postgres($pool) => {
-                    let ($sql, $values) = $stmt.build_sqlx(PostgresQueryBuilder);
-                    let $sql = AssertSqlSafe($sql);
-                    $run
-                }
-                Pool::Sqlite($pool) => {
-                    let ($sql, $values) = $stmt.build_sqlx(SqliteQueryBuilder);
-                    let $sql = AssertSqlSafe($sql);
-                    $run
-                }
+    ($db:expr, $stmt:expr, |$sql:ident, $values:ident, $conn:ident| $run:expr) => {{
+        let deadline = tokio::time::Instant::now() + $db.timeout;
+        match &$db.pool {
+            Pool::Postgres(pool) => {
+                let ($sql, $values) = $stmt.build_sqlx(PostgresQueryBuilder);
+                let $sql = AssertSqlSafe($sql);
+                let mut conn = checkout(pool, deadline, $db.timeout).await?;
+                let $conn = &mut *conn;
+                let result = tokio::time::timeout_at(deadline, async { $run }).await;
+                check_in(conn, result, $db.timeout)
             }
-        };
-        tokio::time::timeout($db.timeout, run)
-            .await
-            .map_err(|_| DbError::TimedOut($db.timeout))?
+            Pool::Sqlite(pool) => {
+                let ($sql, $values) = $stmt.build_sqlx(SqliteQueryBuilder);
+                let $sql = AssertSqlSafe($sql);
+                let mut conn = checkout(pool, deadline, $db.timeout).await?;
+                let $conn = &mut *conn;
+                let result = tokio::time::timeout_at(deadline, async { $run }).await;
+                check_in(conn, result, $db.timeout)
+            }
+        }
     }};
+}
+
+/// Takes a connection from the pool by `deadline`.
+async fn checkout<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+) -> Result<PoolConnection<DB>, DbError> {
+    match tokio::time::timeout_at(deadline, pool.acquire()).await {
+        Ok(conn) => Ok(conn?),
+        Err(_) => Err(DbError::TimedOut(timeout)),
+    }
+}
+
+/// Gives the connection back after a statement, and the statement's result.
+///
+/// Why not just drop it: sqlx then pings it on its way back into the pool, with no time
+/// limit. A connection that stopped answering (a stalled server, or a failover behind an
+/// address whose old network path is dead) would hang in that ping, and keep its place
+/// in the pool, for as long as the kernel keeps the socket: after a few such, no request
+/// gets a connection again, even once the database is back. So a connection whose
+/// statement timed out is thrown away (the pool opens a new one), and the ping of every
+/// other is bounded by the statement timeout too.
+fn check_in<DB: sqlx::Database, T>(
+    mut conn: PoolConnection<DB>,
+    result: Result<Result<T, DbError>, tokio::time::error::Elapsed>,
+    timeout: Duration,
+) -> Result<T, DbError> {
+    let Ok(result) = result else {
+        drop(conn.detach());
+        return Err(DbError::TimedOut(timeout));
+    };
+    // What dropping the connection would run, under a time limit; `return_to_pool` is
+    // sqlx's own drop handler (hidden from its docs, public for its other crates).
+    let returning = conn.return_to_pool();
+    drop(conn);
+    tokio::spawn(async move {
+        if tokio::time::timeout(timeout, returning).await.is_err() {
+            tracing::warn!("a database connection did not answer when released; closed it");
+        }
+    });
+    result
 }
 
 impl Db {
@@ -165,10 +210,10 @@ impl Db {
         &self,
         stmt: &impl Statement,
     ) -> Result<Option<T>, DbError> {
-        on_backend!(self, stmt, |sql, values, pool| Ok(sqlx::query_as_with(
+        on_backend!(self, stmt, |sql, values, conn| Ok(sqlx::query_as_with(
             sql, values
         )
-        .fetch_optional(pool)
+        .fetch_optional(conn)
         .await?))
     }
 
@@ -181,19 +226,19 @@ impl Db {
 
     /// Runs a statement and collects every row.
     pub async fn fetch_all<T: Row>(&self, stmt: &impl Statement) -> Result<Vec<T>, DbError> {
-        on_backend!(self, stmt, |sql, values, pool| Ok(sqlx::query_as_with(
+        on_backend!(self, stmt, |sql, values, conn| Ok(sqlx::query_as_with(
             sql, values
         )
-        .fetch_all(pool)
+        .fetch_all(conn)
         .await?))
     }
 
     /// Runs a statement and returns how many rows it touched.
     pub async fn execute(&self, stmt: &impl Statement) -> Result<u64, DbError> {
-        on_backend!(self, stmt, |sql, values, pool| Ok(sqlx::query_with(
+        on_backend!(self, stmt, |sql, values, conn| Ok(sqlx::query_with(
             sql, values
         )
-        .execute(pool)
+        .execute(conn)
         .await?
         .rows_affected()))
     }

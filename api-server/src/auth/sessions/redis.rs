@@ -3,12 +3,15 @@
 //! Keys: `{prefix}:session:{digest}` → user id, with the session's TTL;
 //! `{prefix}:user:{user id}:sessions` → the set of that user's digests.
 
+mod connection;
+
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManagerConfig;
 use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
+use self::connection::Connection;
 use crate::error::AppError;
 
 /// Bounds on every Redis call, so an outage fails a request within about a second
@@ -16,6 +19,8 @@ use crate::error::AppError;
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const RESPONSE_TIMEOUT: Duration = Duration::from_millis(500);
 const RETRIES: usize = 2;
+/// The longest one call may take in all, reconnecting and retrying included.
+const CALL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Deletes every session of a user except one (ARGV[2], may be empty), atomically.
 const REVOKE_ALL: &str = r"
@@ -40,13 +45,13 @@ return {count, redis.call('TTL', KEYS[1])}
 
 #[derive(Clone)]
 pub struct RedisSessions {
-    conn: ConnectionManager,
+    conn: Connection,
     prefix: String,
 }
 
 impl RedisSessions {
     /// Prepares the connection without opening it; it opens on first use and reopens by
-    /// itself after Redis restarts.
+    /// itself after Redis restarts, or stops answering.
     pub fn new(url: &str, prefix: &str) -> anyhow::Result<Self> {
         let client = redis::Client::open(url)?;
         let config = ConnectionManagerConfig::new()
@@ -54,7 +59,7 @@ impl RedisSessions {
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_number_of_retries(RETRIES);
         Ok(Self {
-            conn: ConnectionManager::new_lazy_with_config(client, config)?,
+            conn: Connection::new_lazy(client, config, CALL_TIMEOUT)?,
             prefix: prefix.to_owned(),
         })
     }
