@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::SessionStore;
 use crate::error::AppError;
-use crate::users::repository::UserRepository;
+use crate::users::repository::{UserRecord, UserRepository};
 
 /// Who is making a request, as far as authorization cares.
 #[derive(Debug, Clone)]
@@ -13,6 +13,8 @@ pub struct Caller {
     pub is_admin: bool,
     /// Digest of the token this request came with, to revoke or keep this session.
     pub session: String,
+    /// The caller's account as read while authenticating this request.
+    pub account: UserRecord,
 }
 
 impl Caller {
@@ -65,6 +67,7 @@ impl Authenticator {
             id: user.id,
             is_admin: user.is_admin,
             session,
+            account: user,
         })
     }
 }

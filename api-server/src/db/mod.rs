@@ -143,7 +143,11 @@ impl Db {
         let max = settings.database_max_connections;
         let timeout = settings.database_timeout;
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // No ping before handing out a connection: sqlx already pings each one when it
+            // comes back (see `check_in`), and a dead one fails its statement, which is
+            // then answered with 503 like any outage.
             let pool = PgPoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(max)
                 .acquire_timeout(timeout)
                 .connect_lazy(url)
@@ -160,6 +164,7 @@ impl Db {
             // SQLite waits up to its busy timeout for another writer, on top of the
             // statement timeout used for PostgreSQL.
             let pool = SqlitePoolOptions::new()
+                .test_before_acquire(false)
                 .max_connections(max)
                 .acquire_timeout(timeout + SQLITE_BUSY_TIMEOUT)
                 .connect_lazy_with(options);

@@ -15,9 +15,10 @@ impl Db {
     /// Runs `query` (selected columns and filters, no order) for one page in the stable
     /// order `created_at, id`, and counts every row it matches.
     ///
-    /// The count rides along as a window function (`COUNT(*) OVER ()`), so items and
-    /// total come from one statement and one snapshot. Only a page past the end, which
-    /// has no row to carry the count, costs a second query.
+    /// The count rides along as an uncorrelated subquery (`(SELECT COUNT(*) …) AS total`),
+    /// which the database evaluates once, from an index where it can: items and total
+    /// come from one statement and one snapshot. Only a page past the end, which has no
+    /// row to carry the count, costs a second query.
     pub async fn fetch_page<T: Row>(
         &self,
         query: SelectStatement,
@@ -25,8 +26,12 @@ impl Db {
         id: impl IntoColumnRef + Clone,
         page: PageRequest,
     ) -> Result<Page<T>, DbError> {
-        let mut rows = query.clone();
-        rows.expr_as(Expr::cust("COUNT(*) OVER ()"), Alias::new(TOTAL))
+        let mut count = query.clone();
+        count
+            .clear_selects()
+            .expr_as(Expr::col(Asterisk).count(), Alias::new(TOTAL));
+        let mut rows = query;
+        rows.expr_as(Expr::from(count.clone()), Alias::new(TOTAL))
             .order_by(created_at, Order::Asc)
             .order_by(id, Order::Asc)
             .limit(page.limit)
@@ -35,15 +40,10 @@ impl Db {
         let total = match rows.first() {
             Some(first) => first.total,
             None if page.offset == 0 => 0,
-            None => {
-                let mut count = query;
-                count
-                    .clear_selects()
-                    .expr_as(Expr::col(Asterisk).count(), Alias::new(TOTAL));
-                self.fetch_optional::<Total>(&count)
-                    .await?
-                    .map_or(0, |t| t.total)
-            }
+            None => self
+                .fetch_optional::<Total>(&count)
+                .await?
+                .map_or(0, |t| t.total),
         };
         Ok(Page {
             items: rows.into_iter().map(|r| r.row).collect(),
