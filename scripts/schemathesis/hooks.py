@@ -25,6 +25,7 @@ import os
 import subprocess
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -132,6 +133,30 @@ if ROLE == "anonymous":
             del case.headers[name]
 
 
+def literal_paths() -> set[str]:
+    """The paths of the served spec that have no template segment, e.g. /api/v1/users/login."""
+    global _LITERAL_PATHS
+    if _LITERAL_PATHS is None:
+        _, spec = call("GET", "/openapi.json")
+        _LITERAL_PATHS = {path for path in spec["paths"] if "{" not in path}
+    return _LITERAL_PATHS
+
+
+_LITERAL_PATHS: set[str] | None = None
+
+
+def shadowed_by_literal_path(response) -> bool:
+    """Whether the request, made for a templated operation, landed on a literal path.
+
+    Fuzzing `PATCH /api/v1/users/{id}` with the id `login` asks for `/api/v1/users/login`.
+    OpenAPI matches a concrete path before a templated one, so that request belongs to the
+    login path, which does not serve PATCH: 405 with Allow is its right answer, not the
+    templated operation's 401 or another of its statuses.
+    """
+    path = urllib.parse.urlsplit(response.request.url).path
+    return response.status_code == 405 and path in literal_paths()
+
+
 @schemathesis.check
 def anonymous_calls_are_unauthorized(ctx, response, case):
     """Without credentials, an operation that declares bearerAuth answers 401 and nothing else."""
@@ -140,6 +165,8 @@ def anonymous_calls_are_unauthorized(ctx, response, case):
     # A probe with a method the path does not serve is answered 405 whoever asks; the
     # built-in `unsupported_method` check judges those.
     if (response.request.method or "").lower() != case.operation.method.lower():
+        return None
+    if shadowed_by_literal_path(response):
         return None
     if "authorization" in {name.lower() for name in response.request.headers}:
         raise AssertionError("the anonymous run sent an Authorization header")
@@ -158,7 +185,9 @@ def anonymous_calls_are_unauthorized(ctx, response, case):
 
 @schemathesis.hook
 def filter_failure(context, failure, case, response):
-    """Keeps every failure but one kind: valid input refused as ``validation_failed``.
+    """Keeps every failure but two kinds: valid input refused as ``validation_failed``, and
+    a 405 of a literal path reached through a templated operation (see
+    ``shadowed_by_literal_path``).
 
     The contract tells two kinds of 422 apart. ``invalid_request`` means the request does not
     match the spec, so answering it to schema-valid input is a contract bug and stays a
@@ -170,6 +199,8 @@ def filter_failure(context, failure, case, response):
     Schemathesis cannot know those rules, so such an answer to its schema-valid input is the
     documented behaviour, not a finding.
     """
+    if getattr(failure, "code", None) == "ST103" and shadowed_by_literal_path(response):
+        return False
     if getattr(failure, "code", None) != "ST202" or response.status_code != 422:
         return True
     try:

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::repository::AuthorRecord;
 use super::service::{AuthorInput, AuthorPatch};
 use crate::http::page::page_of;
-use crate::http::types::{Text, patch};
+use crate::http::types::{Absent, Text, patch};
 
 /// An author.
 #[derive(Debug, Object)]
@@ -61,7 +61,7 @@ impl From<AuthorCreate> for AuthorInput {
 /// Changes to an author; absent fields stay as they are, `null` or an empty string clears `bio`.
 #[derive(Debug, Object)]
 pub struct AuthorUpdate {
-    pub name: Option<Text>,
+    pub name: Absent<Text>,
     #[oai(nullable)]
     pub bio: MaybeUndefined<Text>,
 }
@@ -69,7 +69,7 @@ pub struct AuthorUpdate {
 impl From<AuthorUpdate> for AuthorPatch {
     fn from(req: AuthorUpdate) -> Self {
         Self {
-            name: req.name.map(|t| t.0),
+            name: req.name.0.map(|t| t.0),
             bio: patch(req.bio).map(|b| b.map(|t| t.0)),
         }
     }

@@ -9,7 +9,7 @@ use super::repository::BookRecord;
 use super::service::{BookInput, BookPatch};
 use crate::domain::Money;
 use crate::http::page::page_of;
-use crate::http::types::{Date, MoneyInput, Text, patch};
+use crate::http::types::{Absent, Date, MoneyInput, Text, patch};
 
 /// A book of the catalogue.
 #[derive(Debug, Object)]
@@ -78,11 +78,11 @@ impl From<BookCreate> for BookInput {
 /// Changes to a book; absent fields stay as they are; `null` clears `description` or `published_at`, and so does an empty `description`.
 #[derive(Debug, Object)]
 pub struct BookUpdate {
-    pub title: Option<Text>,
-    pub author_id: Option<Uuid>,
+    pub title: Absent<Text>,
+    pub author_id: Absent<Uuid>,
     #[oai(nullable)]
     pub description: MaybeUndefined<Text>,
-    pub price: Option<MoneyInput>,
+    pub price: Absent<MoneyInput>,
     #[oai(nullable)]
     pub published_at: MaybeUndefined<Date>,
 }
@@ -90,10 +90,10 @@ pub struct BookUpdate {
 impl From<BookUpdate> for BookPatch {
     fn from(req: BookUpdate) -> Self {
         Self {
-            title: req.title.map(|t| t.0),
-            author_id: req.author_id,
+            title: req.title.0.map(|t| t.0),
+            author_id: req.author_id.0,
             description: patch(req.description).map(|d| d.map(|t| t.0)),
-            price: req.price.map(|p| p.0),
+            price: req.price.0.map(|p| p.0),
             published_at: patch(req.published_at).map(|d| d.map(|d| d.0)),
         }
     }

@@ -19,23 +19,26 @@ use super::Problem;
 /// What `OpenApi::add_routes` fills: path → method → endpoint.
 pub type RouteTable = HashMap<String, HashMap<Method, BoxEndpoint<'static>>>;
 
+/// The methods of RFC 9110.
+pub const STANDARD: [Method; 9] = [
+    Method::GET,
+    Method::HEAD,
+    Method::POST,
+    Method::PUT,
+    Method::PATCH,
+    Method::DELETE,
+    Method::OPTIONS,
+    Method::TRACE,
+    Method::CONNECT,
+];
+
 /// The methods answered with 405 where a path does not serve them: the standard ones and
 /// QUERY (the safe method with a body that HTTP is gaining). HEAD is left to poem, which
 /// serves it from GET, wherever GET exists.
 fn methods() -> impl Iterator<Item = Method> {
-    [
-        Method::GET,
-        Method::HEAD,
-        Method::POST,
-        Method::PUT,
-        Method::PATCH,
-        Method::DELETE,
-        Method::OPTIONS,
-        Method::TRACE,
-        Method::CONNECT,
-    ]
-    .into_iter()
-    .chain(Method::from_bytes(b"QUERY").ok())
+    STANDARD
+        .into_iter()
+        .chain(Method::from_bytes(b"QUERY").ok())
 }
 
 /// The `Allow` value for a path serving `served`: its methods, plus HEAD where GET is

@@ -191,6 +191,61 @@ impl ToJSON for Date {
     }
 }
 
+/// An optional field that may be absent but not `null`: what `type: string` (not
+/// nullable) and absent from `required` mean. poem-openapi's `Option` reads `null` as
+/// absent, which would accept input the contract forbids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Absent<T>(pub Option<T>);
+
+impl<T: Type> Type for Absent<T> {
+    const IS_REQUIRED: bool = false;
+    type RawValueType = T::RawValueType;
+    type RawElementValueType = T::RawElementValueType;
+
+    fn name() -> Cow<'static, str> {
+        T::name()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        T::schema_ref()
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        T::register(registry);
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        self.0.as_ref().and_then(Type::as_raw_value)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        match &self.0 {
+            Some(value) => value.raw_element_iter(),
+            None => Box::new(std::iter::empty()),
+        }
+    }
+}
+
+impl<T: ParseFromJSON> ParseFromJSON for Absent<T> {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value {
+            None => Ok(Self(None)),
+            Some(Value::Null) => Err(ParseError::custom("must not be null; leave it out instead")),
+            Some(value) => T::parse_from_json(Some(value))
+                .map(|v| Self(Some(v)))
+                .map_err(ParseError::propagate),
+        }
+    }
+}
+
+impl<T: ToJSON> ToJSON for Absent<T> {
+    fn to_json(&self) -> Option<Value> {
+        self.0.as_ref().and_then(ToJSON::to_json)
+    }
+}
+
 /// A PATCH field: `None` when absent, `Some(None)` when `null`, `Some(Some(v))` when set.
 pub fn patch<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
     match value {

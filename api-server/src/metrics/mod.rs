@@ -137,18 +137,7 @@ impl Metrics {
 /// The method as a label: the standard methods by name, any other as `OTHER`, so that
 /// clients cannot create series at will.
 fn method_label(method: &Method) -> &str {
-    const STANDARD: [Method; 9] = [
-        Method::GET,
-        Method::HEAD,
-        Method::POST,
-        Method::PUT,
-        Method::PATCH,
-        Method::DELETE,
-        Method::OPTIONS,
-        Method::TRACE,
-        Method::CONNECT,
-    ];
-    if STANDARD.contains(method) {
+    if crate::http::methods::STANDARD.contains(method) {
         method.as_str()
     } else {
         "OTHER"

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::repository::UserRecord;
 use super::service::{Signup, UserPatch};
 use crate::http::page::page_of;
-use crate::http::types::Text;
+use crate::http::types::{Absent, Text};
 
 /// A user account. Never carries a password or its hash.
 #[derive(Debug, Object)]
@@ -89,28 +89,28 @@ pub struct LoginResponse {
 /// Changes to an account; absent fields stay as they are.
 #[derive(Debug, Object)]
 pub struct UserUpdate {
-    pub email: Option<Text>,
-    pub full_name: Option<Text>,
+    pub email: Absent<Text>,
+    pub full_name: Absent<Text>,
     /// A new password (8 to 72 bytes). Changing one's own password requires
     /// `current_password` and ends every other session of the account.
-    pub password: Option<Text>,
+    pub password: Absent<Text>,
     /// The current password; required when changing one's own password.
-    pub current_password: Option<Text>,
+    pub current_password: Absent<Text>,
     /// Administrators only.
-    pub is_active: Option<bool>,
+    pub is_active: Absent<bool>,
     /// Administrators only.
-    pub is_admin: Option<bool>,
+    pub is_admin: Absent<bool>,
 }
 
 impl From<UserUpdate> for UserPatch {
     fn from(req: UserUpdate) -> Self {
         Self {
-            email: req.email.map(|t| t.0),
-            full_name: req.full_name.map(|t| t.0),
-            password: req.password.map(|t| t.0),
-            current_password: req.current_password.map(|t| t.0),
-            is_active: req.is_active,
-            is_admin: req.is_admin,
+            email: req.email.0.map(|t| t.0),
+            full_name: req.full_name.0.map(|t| t.0),
+            password: req.password.0.map(|t| t.0),
+            current_password: req.current_password.0.map(|t| t.0),
+            is_active: req.is_active.0,
+            is_admin: req.is_admin.0,
         }
     }
 }
