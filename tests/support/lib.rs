@@ -104,20 +104,7 @@ impl TestApp {
 
     /// Logs in and returns an authenticated client with its login answer.
     pub async fn login(&self, email: &str, password: &str) -> (Client, types::LoginResponse) {
-        let session = self
-            .client
-            .login()
-            .body(types::LoginRequest {
-                email: email.to_owned(),
-                password: password.to_owned(),
-            })
-            .send()
-            .await
-            .expect("login succeeds")
-            .into_inner();
-        let client = api_client::authenticated(&self.base_url, &session.access_token)
-            .expect("the token is a valid header");
-        (client, session)
+        log_in(&self.client, &self.base_url, email, password).await
     }
 
     /// A client logged in as the bootstrap administrator.
@@ -149,7 +136,7 @@ impl TestApp {
 
     /// A client that authenticates with `token`, whatever it is.
     pub fn with_token(&self, token: &str) -> Client {
-        api_client::authenticated(&self.base_url, token).expect("the token is a valid header")
+        with_token(&self.base_url, token)
     }
 
     /// Creates an author as `admin`.
@@ -194,6 +181,32 @@ impl TestApp {
             .expect("creating a book succeeds")
             .into_inner()
     }
+}
+
+/// Logs in through `client` (of the server at `base_url`) and returns an authenticated
+/// client with the login answer.
+pub async fn log_in(
+    client: &Client,
+    base_url: &str,
+    email: &str,
+    password: &str,
+) -> (Client, types::LoginResponse) {
+    let session = client
+        .login()
+        .body(types::LoginRequest {
+            email: email.to_owned(),
+            password: password.to_owned(),
+        })
+        .send()
+        .await
+        .expect("login succeeds")
+        .into_inner();
+    (with_token(base_url, &session.access_token), session)
+}
+
+/// A client of the server at `base_url` that authenticates with `token`, whatever it is.
+pub fn with_token(base_url: &str, token: &str) -> Client {
+    api_client::authenticated(base_url, token).expect("the token is a valid header")
 }
 
 /// A money value for the client, e.g. `money("12.50")`.

@@ -147,18 +147,7 @@ impl ServerProcess {
 
     /// Logs in and returns an authenticated client with its login answer.
     pub async fn login(&self, email: &str, password: &str) -> (Client, types::LoginResponse) {
-        let session = self
-            .client
-            .login()
-            .body(types::LoginRequest {
-                email: email.to_owned(),
-                password: password.to_owned(),
-            })
-            .send()
-            .await
-            .expect("login succeeds")
-            .into_inner();
-        (self.with_token(&session.access_token), session)
+        crate::log_in(&self.client, &self.base_url, email, password).await
     }
 
     /// A client logged in as the bootstrap administrator.
@@ -190,7 +179,7 @@ impl ServerProcess {
 
     /// A client of this process that authenticates with `token`.
     pub fn with_token(&self, token: &str) -> Client {
-        api_client::authenticated(&self.base_url, token).expect("the token is a valid header")
+        crate::with_token(&self.base_url, token)
     }
 }
 

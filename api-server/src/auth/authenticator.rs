@@ -9,8 +9,6 @@ use crate::users::repository::{UserRecord, UserRepository};
 /// Who is making a request, as far as authorization cares.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub id: Uuid,
-    pub is_admin: bool,
     /// Digest of the token this request came with, to revoke or keep this session.
     pub session: String,
     /// The caller's account as read while authenticating this request.
@@ -18,14 +16,22 @@ pub struct Caller {
 }
 
 impl Caller {
+    pub fn id(&self) -> Uuid {
+        self.account.id
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.account.is_admin
+    }
+
     /// Whether the caller may act on the account `user_id`.
     pub fn may_manage(&self, user_id: Uuid) -> bool {
-        self.is_admin || self.id == user_id
+        self.is_admin() || self.id() == user_id
     }
 
     /// `Ok` for an administrator, 403 otherwise.
     pub fn require_admin(&self) -> Result<(), AppError> {
-        if self.is_admin {
+        if self.is_admin() {
             Ok(())
         } else {
             Err(AppError::forbidden(
@@ -64,8 +70,6 @@ impl Authenticator {
             .filter(|user| user.is_active)
             .ok_or(AppError::Unauthenticated)?;
         Ok(Caller {
-            id: user.id,
-            is_admin: user.is_admin,
             session,
             account: user,
         })

@@ -28,7 +28,7 @@ impl OrderService {
     ) -> Result<OrderRecord, AppError> {
         let quantity = Quantity::new(quantity).map_err(|why| AppError::invalid("quantity", why))?;
         let missing_book = || AppError::invalid("book_id", "does not refer to an existing book");
-        match self.orders.insert(caller.id, book_id, quantity).await {
+        match self.orders.insert(caller.id(), book_id, quantity).await {
             Ok(Some(order)) => Ok(order),
             Ok(None) => Err(missing_book()),
             // The book was deleted between the lookup and the insert.
@@ -55,7 +55,7 @@ impl OrderService {
         page: PageRequest,
     ) -> Result<Page<OrderRecord>, AppError> {
         let filter = OrderFilter {
-            user_id: (!caller.is_admin).then_some(caller.id),
+            user_id: (!caller.is_admin()).then_some(caller.id()),
             status,
         };
         Ok(self.orders.list(filter, page).await?)
@@ -70,7 +70,7 @@ impl OrderService {
         next: OrderStatus,
     ) -> Result<OrderRecord, AppError> {
         let mut order = self.get(caller, id).await?;
-        if !caller.is_admin && next != OrderStatus::Cancelled {
+        if !caller.is_admin() && next != OrderStatus::Cancelled {
             return Err(AppError::forbidden(
                 "cancel_only",
                 "Customers may only cancel their orders.",

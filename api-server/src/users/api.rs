@@ -72,7 +72,7 @@ impl UsersApi {
     #[oai(path = "/me", method = "get", operation_id = "get_me")]
     async fn get_me(&self, auth: BearerAuth) -> ApiResult<Json<User>, { UNAUTHORIZED }> {
         let caller = self.auth.authenticate(auth.token()).await?;
-        Ok(Json(self.users.get(&caller, caller.id).await?.into()))
+        Ok(Json(self.users.get(&caller, caller.id()).await?.into()))
     }
 
     /// Change the caller's own account.
@@ -85,7 +85,7 @@ impl UsersApi {
         let caller = self.auth.authenticate(auth.token()).await?;
         Ok(Json(
             self.users
-                .update(&caller, caller.id, body.0.into())
+                .update(&caller, caller.id(), body.0.into())
                 .await?
                 .into(),
         ))
@@ -95,7 +95,7 @@ impl UsersApi {
     #[oai(path = "/me", method = "delete", operation_id = "delete_me")]
     async fn delete_me(&self, auth: BearerAuth) -> ApiResult<NoContent, { UNAUTHORIZED }> {
         let caller = self.auth.authenticate(auth.token()).await?;
-        self.users.deactivate(&caller, caller.id).await?;
+        self.users.deactivate(&caller, caller.id()).await?;
         Ok(NoContent::Done)
     }
 

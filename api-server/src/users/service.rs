@@ -115,12 +115,12 @@ impl UserService {
     }
 
     pub async fn logout(&self, caller: &Caller) -> Result<(), AppError> {
-        self.sessions.revoke(caller.id, &caller.session).await
+        self.sessions.revoke(caller.id(), &caller.session).await
     }
 
     pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<UserRecord, AppError> {
         authorize(caller, id)?;
-        if id == caller.id {
+        if id == caller.id() {
             // Read moments ago, within this request, to authenticate it.
             return Ok(caller.account.clone());
         }
@@ -143,7 +143,7 @@ impl UserService {
         patch: UserPatch,
     ) -> Result<UserRecord, AppError> {
         authorize(caller, id)?;
-        if !caller.is_admin && (patch.is_admin.is_some() || patch.is_active.is_some()) {
+        if !caller.is_admin() && (patch.is_admin.is_some() || patch.is_active.is_some()) {
             return Err(AppError::forbidden(
                 "admin_required",
                 "Only administrators may change is_active or is_admin.",
@@ -155,7 +155,7 @@ impl UserService {
             .await?
             .ok_or(AppError::NotFound("user"))?;
 
-        let own = caller.id == id;
+        let own = caller.id() == id;
         let mut v = Violations::new();
         if own && patch.password.is_some() && patch.current_password.is_none() {
             v.push(
