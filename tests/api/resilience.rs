@@ -401,8 +401,7 @@ async fn database_failing_over_behind_dead_connections_recovers() {
         return;
     }
     // Arrange: a pool of one connection, kept busy by readers, so that it is always in
-    // the middle of something: a query, or the ping sqlx sends on taking it from the pool
-    // or giving it back.
+    // the middle of a query.
     const READERS: usize = 6;
     let database_url = fresh_postgres_database().await;
     let (proxy, proxied) = FaultProxy::in_front_of(&database_url)

@@ -6,6 +6,7 @@
 
 mod error;
 mod page;
+mod pg_pool;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -18,13 +19,14 @@ use sea_query::{
 use sea_query_sqlx::SqlxBinder;
 use secrecy::ExposeSecret;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, FromRow, PgPool, SqlitePool};
+use sqlx::{AssertSqlSafe, FromRow, Sqlite, SqlitePool};
 
 pub use error::DbError;
+pub use pg_pool::PgPool;
 
 use crate::settings::Settings;
 
@@ -64,8 +66,8 @@ impl<T> Row for T where T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, Sqli
 {}
 
 /// Renders `$stmt` for the backend of `$db` and evaluates `$run` (a future using the SQL
-/// text, its bound values and a connection from the pool) within the statement timeout,
-/// whatever the backend.
+/// text, its bound values and a connection from the pool, yielding a `sqlx` result)
+/// within the statement timeout, whatever the backend.
 macro_rules! on_backend {
     ($db:expr, $stmt:expr, |$sql:ident, $values:ident, $conn:ident| $run:expr) => {{
         let deadline = tokio::time::Instant::now() + $db.timeout;
@@ -73,10 +75,16 @@ macro_rules! on_backend {
             Pool::Postgres(pool) => {
                 let ($sql, $values) = $stmt.build_sqlx(PostgresQueryBuilder);
                 let $sql = AssertSqlSafe($sql);
-                let mut conn = checkout(pool, deadline, $db.timeout).await?;
-                let $conn = &mut *conn;
-                let result = tokio::time::timeout_at(deadline, async { $run }).await;
-                check_in(conn, result, $db.timeout)
+                let mut pooled = pool.acquire(deadline, $db.timeout).await?;
+                let $conn = pooled.get()?;
+                match tokio::time::timeout_at(deadline, async { $run }).await {
+                    Ok(outcome) => {
+                        pooled.release(pg_pool::reusable(&outcome));
+                        Ok(outcome?)
+                    }
+                    // Dropped mid-statement, the connection is closed.
+                    Err(_) => Err(DbError::TimedOut($db.timeout)),
+                }
             }
             Pool::Sqlite(pool) => {
                 let ($sql, $values) = $stmt.build_sqlx(SqliteQueryBuilder);
@@ -90,30 +98,26 @@ macro_rules! on_backend {
     }};
 }
 
-/// Takes a connection from the pool by `deadline`.
-async fn checkout<DB: sqlx::Database>(
-    pool: &sqlx::Pool<DB>,
+/// Takes a SQLite connection from the pool by `deadline`.
+async fn checkout(
+    pool: &SqlitePool,
     deadline: tokio::time::Instant,
     timeout: Duration,
-) -> Result<PoolConnection<DB>, DbError> {
+) -> Result<PoolConnection<Sqlite>, DbError> {
     match tokio::time::timeout_at(deadline, pool.acquire()).await {
         Ok(conn) => Ok(conn?),
         Err(_) => Err(DbError::TimedOut(timeout)),
     }
 }
 
-/// Gives the connection back after a statement, and the statement's result.
+/// Gives a SQLite connection back after a statement, and the statement's result.
 ///
-/// Why not just drop it: sqlx then pings it on its way back into the pool, with no time
-/// limit. A connection that stopped answering (a stalled server, or a failover behind an
-/// address whose old network path is dead) would hang in that ping, and keep its place
-/// in the pool, for as long as the kernel keeps the socket: after a few such, no request
-/// gets a connection again, even once the database is back. So a connection whose
-/// statement timed out is thrown away (the pool opens a new one), and the ping of every
-/// other is bounded by the statement timeout too.
-fn check_in<DB: sqlx::Database, T>(
-    mut conn: PoolConnection<DB>,
-    result: Result<Result<T, DbError>, tokio::time::error::Elapsed>,
+/// A connection whose statement timed out is thrown away (the pool opens a new one),
+/// and what `sqlx` runs on a connection it takes back is bounded by the statement
+/// timeout too, so that nothing can hold a place in the pool forever.
+fn check_in<T>(
+    mut conn: PoolConnection<Sqlite>,
+    result: Result<Result<T, sqlx::Error>, tokio::time::error::Elapsed>,
     timeout: Duration,
 ) -> Result<T, DbError> {
     let Ok(result) = result else {
@@ -129,7 +133,7 @@ fn check_in<DB: sqlx::Database, T>(
             tracing::warn!("a database connection did not answer when released; closed it");
         }
     });
-    result
+    Ok(result?)
 }
 
 impl Db {
@@ -143,16 +147,9 @@ impl Db {
         let max = settings.database_max_connections;
         let timeout = settings.database_timeout;
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            // No ping before handing out a connection: sqlx already pings each one when it
-            // comes back (see `check_in`), and a dead one fails its statement, which is
-            // then answered with 503 like any outage.
-            let pool = PgPoolOptions::new()
-                .test_before_acquire(false)
-                .max_connections(max)
-                .acquire_timeout(timeout)
-                .connect_lazy(url)
+            let options = PgConnectOptions::from_str(url)
                 .context("DATABASE_URL is not a valid PostgreSQL URL")?;
-            Pool::Postgres(pool)
+            Pool::Postgres(PgPool::new(options, max))
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .context("DATABASE_URL is not a valid SQLite URL")?
@@ -203,11 +200,22 @@ impl Db {
     /// Applies the migrations of this backend (`migrations/postgres` or
     /// `migrations/sqlite`) that have not run yet.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        let applied = match &self.pool {
-            Pool::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await,
+        match &self.pool {
+            Pool::Postgres(pool) => {
+                let deadline = tokio::time::Instant::now() + self.timeout;
+                let mut pooled = pool
+                    .acquire(deadline, self.timeout)
+                    .await
+                    .context("connecting to apply the database migrations")?;
+                let applied = sqlx::migrate!("../migrations/postgres")
+                    .run(pooled.get()?)
+                    .await;
+                pooled.release(applied.is_ok());
+                applied
+            }
             Pool::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await,
-        };
-        applied.context("applying database migrations")
+        }
+        .context("applying database migrations")
     }
 
     /// Runs a statement that yields at most one row.
@@ -215,11 +223,11 @@ impl Db {
         &self,
         stmt: &impl Statement,
     ) -> Result<Option<T>, DbError> {
-        on_backend!(self, stmt, |sql, values, conn| Ok(sqlx::query_as_with(
+        on_backend!(self, stmt, |sql, values, conn| sqlx::query_as_with(
             sql, values
         )
         .fetch_optional(conn)
-        .await?))
+        .await)
     }
 
     /// Runs a statement that always yields one row, such as `INSERT … RETURNING`.
@@ -231,21 +239,21 @@ impl Db {
 
     /// Runs a statement and collects every row.
     pub async fn fetch_all<T: Row>(&self, stmt: &impl Statement) -> Result<Vec<T>, DbError> {
-        on_backend!(self, stmt, |sql, values, conn| Ok(sqlx::query_as_with(
+        on_backend!(self, stmt, |sql, values, conn| sqlx::query_as_with(
             sql, values
         )
         .fetch_all(conn)
-        .await?))
+        .await)
     }
 
     /// Runs a statement and returns how many rows it touched.
     pub async fn execute(&self, stmt: &impl Statement) -> Result<u64, DbError> {
-        on_backend!(self, stmt, |sql, values, conn| Ok(sqlx::query_with(
+        on_backend!(self, stmt, |sql, values, conn| sqlx::query_with(
             sql, values
         )
         .execute(conn)
-        .await?
-        .rows_affected()))
+        .await
+        .map(|done| done.rows_affected()))
     }
 
     /// Closes every connection; queries after this fail.
@@ -272,21 +280,13 @@ impl Db {
     /// The pool's connection counts, for the metrics.
     pub fn pool_stats(&self) -> PoolStats {
         let (size, idle, max) = match &self.pool {
-            Pool::Postgres(pool) => (
-                pool.size(),
-                pool.num_idle(),
-                pool.options().get_max_connections(),
-            ),
+            Pool::Postgres(pool) => pool.stats(),
             Pool::Sqlite(pool) => (
                 pool.size(),
-                pool.num_idle(),
+                u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
                 pool.options().get_max_connections(),
             ),
         };
-        PoolStats {
-            size,
-            idle: u32::try_from(idle).unwrap_or(u32::MAX),
-            max,
-        }
+        PoolStats { size, idle, max }
     }
 }

@@ -1,0 +1,194 @@
+//! The PostgreSQL connection pool.
+//!
+//! A connection goes back to the pool as it is after a statement that finished, with no
+//! ping: `sqlx`'s own pool pings every connection it takes back, one more round trip to
+//! the database for each statement, which under load is a third of the work of a
+//! one-row read. The ping is not needed: PostgreSQL ends every statement, failed or not,
+//! with "ready for query", which the driver waits for before the next one. What the ping
+//! would catch is handled here instead:
+//! - a statement cut short (timed out, or its request went away) leaves its connection
+//!   mid-protocol: that connection is closed, never reused;
+//! - a connection that broke (the server restarted, the network dropped) fails with an
+//!   I/O or protocol error: it is closed, and the next statement opens a new one;
+//! - a connection that hangs is caught by the statement timeout, as above.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Connection};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+
+use super::DbError;
+
+/// At most `max` connections to one PostgreSQL database, opened on demand.
+#[derive(Clone)]
+pub struct PgPool {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    options: PgConnectOptions,
+    /// Open connections not in use; the most recently used is taken first, so that a
+    /// quiet period lets the others sit rather than rotating through all of them.
+    idle: Mutex<Vec<Idle>>,
+    /// One permit a connection, open or not yet opened.
+    permits: Arc<Semaphore>,
+    max: u32,
+    /// Open connections, in use or idle.
+    open: AtomicU32,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for PgPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgPool")
+            .field("max", &self.shared.max)
+            .field("open", &self.shared.open.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connection waiting for a statement, and since when.
+struct Idle {
+    conn: PgConnection,
+    since: Instant,
+}
+
+/// An idle connection older than this is closed rather than used: servers and network
+/// equipment drop long-idle connections, and finding out costs a failed statement.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+impl PgPool {
+    /// A pool of at most `max` connections; none is opened until a statement needs one.
+    pub fn new(options: PgConnectOptions, max: u32) -> Self {
+        let max = max.max(1);
+        Self {
+            shared: Arc::new(Shared {
+                options,
+                idle: Mutex::new(Vec::with_capacity(max as usize)),
+                permits: Arc::new(Semaphore::new(max as usize)),
+                max,
+                open: AtomicU32::new(0),
+                closed: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// Takes a connection, opening one if none is idle, by `deadline` (`timeout` after
+    /// the statement started, for the error).
+    pub async fn acquire(
+        &self,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<PooledConnection, DbError> {
+        let shared = &self.shared;
+        let timed_out = || DbError::TimedOut(timeout);
+        let permit =
+            match tokio::time::timeout_at(deadline, shared.permits.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_)) => return Err(DbError::Unavailable(sqlx::Error::PoolClosed)),
+                Err(_) => return Err(timed_out()),
+            };
+        if shared.closed.load(Ordering::Acquire) {
+            return Err(DbError::Unavailable(sqlx::Error::PoolClosed));
+        }
+        let idle = shared.idle().pop();
+        let conn = match idle {
+            Some(idle) if idle.since.elapsed() < IDLE_TIMEOUT => idle.conn,
+            stale => {
+                if let Some(stale) = stale {
+                    shared.open.fetch_sub(1, Ordering::Relaxed);
+                    drop(stale.conn);
+                }
+                let conn = tokio::time::timeout_at(deadline, shared.options.connect())
+                    .await
+                    .map_err(|_| timed_out())?
+                    .map_err(DbError::Unavailable)?;
+                shared.open.fetch_add(1, Ordering::Relaxed);
+                conn
+            }
+        };
+        Ok(PooledConnection {
+            conn: Some(conn),
+            shared: Arc::clone(shared),
+            _permit: permit,
+        })
+    }
+
+    /// Closes every idle connection and refuses new statements; a connection in use is
+    /// closed when its statement ends.
+    pub async fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.permits.close();
+        let idle = std::mem::take(&mut *self.shared.idle());
+        for idle in idle {
+            self.shared.open.fetch_sub(1, Ordering::Relaxed);
+            let _ = idle.conn.close().await;
+        }
+    }
+
+    /// Open connections (in use or idle), idle connections and the most the pool opens.
+    pub fn stats(&self) -> (u32, u32, u32) {
+        let idle = u32::try_from(self.shared.idle().len()).unwrap_or(u32::MAX);
+        let open = self.shared.open.load(Ordering::Relaxed);
+        (open, idle, self.shared.max)
+    }
+}
+
+impl Shared {
+    fn idle(&self) -> MutexGuard<'_, Vec<Idle>> {
+        // The lock guards a plain push or pop, which cannot leave the list half-changed.
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Whether a connection can serve another statement after one with this outcome: after
+/// one that finished, or failed in a way PostgreSQL itself reported (a constraint, say),
+/// which leaves the connection in a known state.
+pub fn reusable<T>(outcome: &Result<T, sqlx::Error>) -> bool {
+    matches!(outcome, Ok(_) | Err(sqlx::Error::Database(_)))
+}
+
+/// A connection taken from the pool. [`PooledConnection::release`] gives it back;
+/// dropped any other way (its statement failed or was cut short), it is closed.
+pub struct PooledConnection {
+    conn: Option<PgConnection>,
+    shared: Arc<Shared>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl PooledConnection {
+    /// The connection, to run statements on.
+    pub fn get(&mut self) -> Result<&mut PgConnection, DbError> {
+        // Present until `release` or drop, which both consume `self`.
+        self.conn
+            .as_mut()
+            .ok_or_else(|| DbError::Other(anyhow::anyhow!("the connection was released")))
+    }
+
+    /// Gives the connection back for the next statement when `reusable`, else closes it.
+    pub fn release(mut self, reusable: bool) {
+        if reusable
+            && !self.shared.closed.load(Ordering::Acquire)
+            && let Some(conn) = self.conn.take()
+        {
+            self.shared.idle().push(Idle {
+                conn,
+                since: Instant::now(),
+            });
+        }
+    }
+}
+
+impl Drop for PooledConnection {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.shared.open.fetch_sub(1, Ordering::Relaxed);
+            // Its state is unknown: close the socket without a goodbye that could hang.
+            drop(conn);
+        }
+    }
+}
