@@ -932,6 +932,69 @@ async fn a_negative_offset_is_an_invalid_request() {
 }
 
 #[tokio::test]
+async fn totals_stay_exact_through_concurrent_creates_and_deletes() {
+    // Arrange: books created concurrently, some deleted, one delete refused.
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let (customer, _) = app.customer().await;
+    let author = app.author(&admin, "Counted").await;
+    let created: Vec<types::Book> = futures::future::join_all((0..12).map(|n| {
+        let (app, admin) = (&app, &admin);
+        async move {
+            app.book_by(admin, author.id, &format!("Copy {n}"), "2.00")
+                .await
+        }
+    }))
+    .await;
+    customer
+        .create_order()
+        .body(types::OrderCreate {
+            book_id: created[0].id,
+            quantity: NonZeroU32::new(1).unwrap(),
+        })
+        .send()
+        .await
+        .expect("placing an order succeeds");
+    let deletes = futures::future::join_all(
+        created[..4]
+            .iter()
+            .map(|book| async { admin.delete_book().id(book.id).send().await }),
+    )
+    .await;
+    let authorless = app.author(&admin, "Short-lived").await;
+    admin
+        .delete_author()
+        .id(authorless.id)
+        .send()
+        .await
+        .expect("an author without books is deleted");
+
+    // Act: the unfiltered totals, and the same sets through filters that match them all.
+    let all_books = app.client.list_books().limit(100).send().await.unwrap();
+    let filtered_books = app
+        .client
+        .list_books()
+        .min_price(money("0.00"))
+        .limit(100)
+        .send()
+        .await
+        .unwrap();
+    let authors = app.client.list_authors().send().await.unwrap();
+
+    // Assert: one book kept by its order, three deleted, nine left; one author left.
+    assert!(
+        deletes[0].is_err(),
+        "the ordered book stays: {:?}",
+        deletes[0]
+    );
+    assert!(deletes[1..].iter().all(Result::is_ok), "{deletes:?}");
+    assert_eq!(all_books.total, 9);
+    assert_eq!(all_books.items.len(), 9);
+    assert_eq!(filtered_books.total, all_books.total);
+    assert_eq!((authors.total, authors.items.len()), (1, 1));
+}
+
+#[tokio::test]
 async fn an_offset_beyond_the_end_gives_an_empty_page_and_the_total() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;

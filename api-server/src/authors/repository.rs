@@ -1,10 +1,10 @@
 //! Storage of authors. SQL only: no HTTP, no business rules.
 
 use chrono::{DateTime, Utc};
-use sea_query::{Expr, ExprTrait, Iden, Query, SelectStatement};
+use sea_query::{Condition, Expr, ExprTrait, Iden, Query, SelectStatement};
 use uuid::Uuid;
 
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, Listing};
 use crate::domain::{Page, PageRequest};
 
 #[derive(Iden, Clone, Copy)]
@@ -81,9 +81,14 @@ impl AuthorRepository {
     }
 
     pub async fn list(&self, page: PageRequest) -> Result<Page<AuthorRecord>, DbError> {
-        self.db
-            .fetch_page(select(), Authors::CreatedAt, Authors::Id, page)
-            .await
+        let listing = Listing {
+            select: select(),
+            filter: Condition::all(),
+            created_at: Authors::CreatedAt,
+            id: Authors::Id,
+            kept_count: Some("authors"),
+        };
+        self.db.fetch_page(listing, page).await
     }
 
     pub async fn update(

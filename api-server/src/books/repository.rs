@@ -1,10 +1,10 @@
 //! Storage of books. SQL only: no HTTP, no business rules.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_query::{Expr, ExprTrait, Iden, LikeExpr, Query, SelectStatement};
+use sea_query::{Condition, Expr, ExprTrait, Iden, LikeExpr, Query, SelectStatement};
 use uuid::Uuid;
 
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, Listing};
 use crate::domain::{Money, Page, PageRequest};
 
 #[derive(Iden, Clone, Copy)]
@@ -115,27 +115,32 @@ impl BookRepository {
 
     pub async fn list(
         &self,
-        filter: BookFilter,
+        filter_by: BookFilter,
         page: PageRequest,
     ) -> Result<Page<BookRecord>, DbError> {
-        let mut query = select();
-        if let Some(author_id) = filter.author_id {
-            query.and_where(Expr::col(Books::AuthorId).eq(author_id));
+        let mut filter = Condition::all();
+        if let Some(author_id) = filter_by.author_id {
+            filter = filter.add(Expr::col(Books::AuthorId).eq(author_id));
         }
-        if let Some(needle) = filter.title_contains {
+        if let Some(needle) = filter_by.title_contains {
             let pattern = format!("%{}%", escape_like(&needle.to_lowercase()));
-            query
-                .and_where(Expr::col(Books::TitleFolded).like(LikeExpr::new(pattern).escape('\\')));
+            filter =
+                filter.add(Expr::col(Books::TitleFolded).like(LikeExpr::new(pattern).escape('\\')));
         }
-        if let Some(min) = filter.min_price {
-            query.and_where(Expr::col(Books::PriceCents).gte(min.cents()));
+        if let Some(min) = filter_by.min_price {
+            filter = filter.add(Expr::col(Books::PriceCents).gte(min.cents()));
         }
-        if let Some(max) = filter.max_price {
-            query.and_where(Expr::col(Books::PriceCents).lte(max.cents()));
+        if let Some(max) = filter_by.max_price {
+            filter = filter.add(Expr::col(Books::PriceCents).lte(max.cents()));
         }
-        self.db
-            .fetch_page(query, Books::CreatedAt, Books::Id, page)
-            .await
+        let listing = Listing {
+            select: select(),
+            filter,
+            created_at: Books::CreatedAt,
+            id: Books::Id,
+            kept_count: Some("books"),
+        };
+        self.db.fetch_page(listing, page).await
     }
 
     pub async fn update(

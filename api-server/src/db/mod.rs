@@ -26,6 +26,7 @@ use sqlx::sqlite::{
 use sqlx::{AssertSqlSafe, FromRow, Sqlite, SqlitePool};
 
 pub use error::DbError;
+pub use page::Listing;
 pub use pg_pool::PgPool;
 
 use crate::settings::Settings;

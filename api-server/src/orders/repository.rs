@@ -1,11 +1,11 @@
 //! Storage of orders. SQL only: no HTTP, no business rules.
 
 use chrono::{DateTime, Utc};
-use sea_query::{Expr, ExprTrait, Iden, Query, SelectStatement};
+use sea_query::{Condition, Expr, ExprTrait, Iden, Query, SelectStatement};
 use uuid::Uuid;
 
 use crate::books::repository::Books;
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, Listing};
 use crate::domain::{OrderStatus, Page, PageRequest, Quantity};
 
 #[derive(Iden, Clone, Copy)]
@@ -103,19 +103,25 @@ impl OrderRepository {
 
     pub async fn list(
         &self,
-        filter: OrderFilter,
+        filter_by: OrderFilter,
         page: PageRequest,
     ) -> Result<Page<OrderRecord>, DbError> {
-        let mut query = select();
-        if let Some(user_id) = filter.user_id {
-            query.and_where(Expr::col(Orders::UserId).eq(user_id));
+        let mut filter = Condition::all();
+        if let Some(user_id) = filter_by.user_id {
+            filter = filter.add(Expr::col(Orders::UserId).eq(user_id));
         }
-        if let Some(status) = filter.status {
-            query.and_where(Expr::col(Orders::Status).eq(status.as_str()));
+        if let Some(status) = filter_by.status {
+            filter = filter.add(Expr::col(Orders::Status).eq(status.as_str()));
         }
-        self.db
-            .fetch_page(query, Orders::CreatedAt, Orders::Id, page)
-            .await
+        // No kept count: every order would update the same row.
+        let listing = Listing {
+            select: select(),
+            filter,
+            created_at: Orders::CreatedAt,
+            id: Orders::Id,
+            kept_count: None,
+        };
+        self.db.fetch_page(listing, page).await
     }
 
     /// Moves the order from `from` to `to` if it is still in `from` (compare-and-set, so

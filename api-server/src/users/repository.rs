@@ -1,10 +1,12 @@
 //! Storage of user accounts. SQL only: no HTTP, no business rules.
 
 use chrono::{DateTime, Utc};
-use sea_query::{Expr, ExprTrait, Iden, InsertStatement, OnConflict, Query, SelectStatement};
+use sea_query::{
+    Condition, Expr, ExprTrait, Iden, InsertStatement, OnConflict, Query, SelectStatement,
+};
 use uuid::Uuid;
 
-use crate::db::{Db, DbError};
+use crate::db::{Db, DbError, Listing};
 use crate::domain::{Email, Page, PageRequest};
 
 #[derive(Iden, Clone, Copy)]
@@ -114,9 +116,14 @@ impl UserRepository {
     }
 
     pub async fn list(&self, page: PageRequest) -> Result<Page<UserRecord>, DbError> {
-        self.db
-            .fetch_page(select(), Users::CreatedAt, Users::Id, page)
-            .await
+        let listing = Listing {
+            select: select(),
+            filter: Condition::all(),
+            created_at: Users::CreatedAt,
+            id: Users::Id,
+            kept_count: None,
+        };
+        self.db.fetch_page(listing, page).await
     }
 
     /// Applies `changes` and returns the updated row, or `None` if there is no such user.
