@@ -13,8 +13,10 @@
 #      scratch database, and bcrypt verifications per second on all cores;
 #   3. starts the server (RUST_LOG=warn) and seeds it through the API with bench-seed:
 #      200 authors, 5,000 books, 200 customers with live sessions;
-#   4. loads it with wrk (bench/wrk/*.lua), one scenario after the other;
-#   5. prints the results table (bench-report) with the server's peak RSS.
+#   4. vacuums and analyzes the seeded database, and measures the list page's own SQL
+#      statement with pgbench (bench/sql/books_page.sql): the database's ceiling for it;
+#   5. loads the server with wrk (bench/wrk/*.lua), one scenario after the other;
+#   6. prints the results table (bench-report) with the server's peak RSS.
 # Every answer must be 2xx: any other status, a timeout or a broken connection stops the
 # benchmark with an error. Measurements, logs and the table (results.md) are kept in
 # target/bench/<time>/; target/bench/results.md is the latest table.
@@ -371,6 +373,20 @@ measure_ceilings
 start_server
 target/release/bench-seed --base-url "http://127.0.0.1:$server_port" \
     --admin-email "$admin_email" --admin-password "$admin_password" --out "$out_dir/data"
+
+# A catalogue at rest, as after any bulk load: statistics current and the visibility map
+# set (so that index-only scans skip the table), no autovacuum run during a measurement.
+pg psql -q -X -d bookstore -v ON_ERROR_STOP=1 -c "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null
+
+# The list page's own statement, straight from pgbench: what the database alone can do.
+args=(-n -M prepared -f bench/sql/books_page.sql -c "$connections" -j "$threads" bookstore)
+pg pgbench -T "$warmup" "${args[@]}" >"$out_dir/pgbench-page.warmup.txt" 2>&1 ||
+    die "pgbench of the list page's statement failed: see $out_dir/pgbench-page.warmup.txt"
+cpu_begin
+pg pgbench -T "$duration" "${args[@]}" >"$out_dir/pgbench-page.txt" 2>&1 ||
+    die "pgbench of the list page's statement failed: see $out_dir/pgbench-page.txt"
+cpu_end pgbench-page
+log "pgbench, the list page's statement: $(grep -m1 '^tps' "$out_dir/pgbench-page.txt")"
 
 run_scenario health "$connections"
 run_scenario book "$connections"

@@ -3,7 +3,8 @@
 //!
 //! Files of a run directory: `meta.env` (`key=value` lines: machine and settings),
 //! `<scenario>.json` (written by `bench/wrk/common.lua`), `pgbench-select.txt` and
-//! `pgbench-write.txt` (pgbench's own output), `bcrypt.json` (bench-bcrypt),
+//! `pgbench-write.txt` (pgbench's own output), `pgbench-page.txt` (pgbench running the
+//! list page's statement, `bench/sql/books_page.sql`), `bcrypt.json` (bench-bcrypt),
 //! `<step>.cpu` (`key=value` CPU times of each process during a step) and
 //! `server-status.txt` (the server's `/proc/<pid>/status` at the end).
 
@@ -208,6 +209,8 @@ pub struct Run {
     pub scenarios: Vec<(&'static Scenario, WrkResult)>,
     pub select: Pgbench,
     pub write: Pgbench,
+    /// pgbench running the list page's own statement, when measured.
+    pub page: Option<Pgbench>,
     pub bcrypt: BcryptResult,
     pub rss_mib: f64,
     /// CPU use per step (scenario keys, `pgbench-select`, `pgbench-write`), when recorded.
@@ -229,7 +232,7 @@ impl Run {
             scenarios.push((scenario, result));
         }
         let mut cpu = Vec::new();
-        let steps = ["pgbench-select", "pgbench-write"];
+        let steps = ["pgbench-select", "pgbench-write", "pgbench-page"];
         for step in steps.into_iter().chain(SCENARIOS.iter().map(|s| s.key)) {
             if let Ok(text) = read(&format!("{step}.cpu")) {
                 cpu.push((step.to_owned(), CpuUse::parse(&text)?));
@@ -240,6 +243,10 @@ impl Run {
             scenarios,
             select: Pgbench::parse(&read("pgbench-select.txt")?)?,
             write: Pgbench::parse(&read("pgbench-write.txt")?)?,
+            page: match read("pgbench-page.txt") {
+                Ok(text) => Some(Pgbench::parse(&text)?),
+                Err(_) => None,
+            },
             bcrypt: serde_json::from_str(&read("bcrypt.json")?).context("parsing bcrypt.json")?,
             rss_mib: peak_rss_mib(&read("server-status.txt")?)?,
             cpu,
@@ -385,6 +392,22 @@ impl Run {
             self.bcrypt.per_second,
             self.bcrypt.threads,
         );
+        if let (Some(page), Some((_, served))) = (
+            &self.page,
+            self.scenarios.iter().find(|(s, _)| s.key == "books_page"),
+        ) {
+            let _ = writeln!(
+                out,
+                "\nThe list page's own SQL statement (`bench/sql/books_page.sql`: the 20 rows at \
+                 a random offset and the total), run by pgbench the same way: {} tps{}, {:.2} × \
+                 `pgbench -S`. That is the most the database can give this scenario; the server \
+                 served {:.2} of it.",
+                thousands(page.tps),
+                latency(page),
+                page.tps / self.select.tps,
+                served.rps / page.tps,
+            );
+        }
     }
 
     fn write_cpu(&self, out: &mut String) {
@@ -446,6 +469,7 @@ impl Run {
         match step {
             "pgbench-select" => Some(self.select.tps * cpu.wall_s),
             "pgbench-write" => Some(self.write.tps * cpu.wall_s),
+            "pgbench-page" => self.page.as_ref().map(|p| p.tps * cpu.wall_s),
             _ => self
                 .scenarios
                 .iter()
