@@ -23,6 +23,7 @@ use bookstore_tests::{
 };
 use nix::sys::signal::Signal;
 use serde::Serialize;
+use sqlx::Connection;
 use uuid::Uuid;
 
 /// How fast a request that needs a failed dependency must be answered: the contract says
@@ -456,6 +457,75 @@ async fn database_failing_over_behind_dead_connections_recovers() {
     }
     let after = app.client.list_books().send().await;
     assert_eq!(after.expect("list_books").into_inner().total, 1);
+}
+
+#[tokio::test]
+async fn connections_the_database_terminates_are_replaced_after_one_503_each() {
+    let test = "database_terminates_sessions";
+    if !real_dependencies(test) {
+        return;
+    }
+    // Arrange: a pool of two connections, open (one or both) and idle.
+    const POOL: usize = 2;
+    let database_url = fresh_postgres_database().await;
+    let server_url = database_url.clone();
+    let app = TestApp::spawn_with(move |key| match key {
+        "DATABASE_URL" => Some(server_url.clone()),
+        "DATABASE_MAX_CONNECTIONS" => Some(POOL.to_string()),
+        _ => None,
+    })
+    .await;
+    let admin = app.admin().await;
+    let book = app.book(&admin, "The Dispossessed", "8.00").await;
+    let reads = (0..POOL).map(|_| app.client.get_book().id(book.id).send());
+    for read in futures::future::join_all(reads).await {
+        read.expect("a read before the termination");
+    }
+
+    // Act: the database ends every session of the server (as a restart or a failover
+    // does, or an administrator with pg_terminate_backend).
+    let mut psql = sqlx::PgConnection::connect(&database_url)
+        .await
+        .expect("a connection of the test's own");
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut psql)
+    .await
+    .expect("terminating the server's sessions");
+    let dead = ended.len();
+    assert!(
+        (1..=POOL).contains(&dead),
+        "{dead} server connections ended"
+    );
+
+    // Assert: each dead connection costs one request a 503 (never a 500) and is then
+    // replaced; after that, every read succeeds.
+    let mut failed = 0;
+    for _ in 0..POOL + 5 {
+        match app.client.get_book().id(book.id).send().await {
+            Ok(found) => assert_eq!(found.into_inner().id, book.id),
+            Err(err) => {
+                assert_eq!(err.status().map(|s| s.as_u16()), Some(503), "{err:?}");
+                failed += 1;
+            }
+        }
+    }
+    eprintln!(
+        "{test}: {failed} of {} reads answered 503 after {dead} connections ended",
+        POOL + 5
+    );
+    assert!(
+        failed <= dead,
+        "{failed} reads failed with {dead} dead connections"
+    );
+    app.client
+        .get_book()
+        .id(book.id)
+        .send()
+        .await
+        .expect("reads succeed again");
 }
 
 // ----------------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ enum RowCounts {
 /// What one page of a listing reads: which rows, in which order, and how its total is
 /// found.
 pub struct Listing<C> {
-    /// `SELECT <columns> FROM <table>`, without a filter or an order.
+    /// `SELECT <columns> FROM <table>`, without a filter or an order: every condition on
+    /// the rows belongs in `filter`, which decides whether the kept count applies.
     pub select: SelectStatement,
     /// The rows to list; empty for all of them.
     pub filter: Condition,

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgDatabaseError, PgSeverity};
 use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -60,6 +60,9 @@ struct Idle {
 /// An idle connection older than this is closed rather than used: servers and network
 /// equipment drop long-idle connections, and finding out costs a failed statement.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// The longest closing one connection may take at shutdown.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 impl PgPool {
     /// A pool of at most `max` connections; none is opened until a statement needs one.
@@ -121,12 +124,16 @@ impl PgPool {
     /// Closes every idle connection and refuses new statements; a connection in use is
     /// closed when its statement ends.
     pub async fn close(&self) {
-        self.shared.closed.store(true, Ordering::Release);
+        let idle = {
+            let mut idle = self.shared.idle();
+            self.shared.closed.store(true, Ordering::Release);
+            std::mem::take(&mut *idle)
+        };
         self.shared.permits.close();
-        let idle = std::mem::take(&mut *self.shared.idle());
         for idle in idle {
             self.shared.open.fetch_sub(1, Ordering::Relaxed);
-            let _ = idle.conn.close().await;
+            // A polite goodbye, but not one that can hold up the shutdown.
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, idle.conn.close()).await;
         }
     }
 
@@ -146,10 +153,17 @@ impl Shared {
 }
 
 /// Whether a connection can serve another statement after one with this outcome: after
-/// one that finished, or failed in a way PostgreSQL itself reported (a constraint, say),
-/// which leaves the connection in a known state.
+/// one that finished, or that PostgreSQL failed with an `ERROR` (a constraint, say), which
+/// ends the statement and leaves the session as it was. A `FATAL` one (the server shutting
+/// down, the session terminated or timed out) ends the session too.
 pub fn reusable<T>(outcome: &Result<T, sqlx::Error>) -> bool {
-    matches!(outcome, Ok(_) | Err(sqlx::Error::Database(_)))
+    match outcome {
+        Ok(_) => true,
+        Err(sqlx::Error::Database(err)) => err
+            .try_downcast_ref::<PgDatabaseError>()
+            .is_some_and(|err| err.severity() == PgSeverity::Error),
+        Err(_) => false,
+    }
 }
 
 /// A connection taken from the pool. [`PooledConnection::release`] gives it back;
@@ -170,15 +184,36 @@ impl PooledConnection {
     }
 
     /// Gives the connection back for the next statement when `reusable`, else closes it.
+    /// Also closes the connection that has been idle longest, if too long: it is at the
+    /// bottom of the list, which a steady load never reaches.
     pub fn release(mut self, reusable: bool) {
-        if reusable
-            && !self.shared.closed.load(Ordering::Acquire)
-            && let Some(conn) = self.conn.take()
+        if !reusable {
+            return;
+        }
+        let mut stale = None;
         {
-            self.shared.idle().push(Idle {
-                conn,
-                since: Instant::now(),
-            });
+            let mut idle = self.shared.idle();
+            // Checked under the lock that `close` empties the list with, so that no
+            // connection is put back after it.
+            if self.shared.closed.load(Ordering::Acquire) {
+                return;
+            }
+            if idle
+                .first()
+                .is_some_and(|oldest| oldest.since.elapsed() >= IDLE_TIMEOUT)
+            {
+                stale = Some(idle.remove(0));
+            }
+            if let Some(conn) = self.conn.take() {
+                idle.push(Idle {
+                    conn,
+                    since: Instant::now(),
+                });
+            }
+        }
+        if let Some(stale) = stale {
+            self.shared.open.fetch_sub(1, Ordering::Relaxed);
+            drop(stale.conn);
         }
     }
 }
