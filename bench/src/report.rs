@@ -305,6 +305,7 @@ impl Run {
         self.write_table(&mut out);
         self.write_ceilings(&mut out);
         self.write_cpu(&mut out);
+        self.write_budgets(&mut out);
         out
     }
 
@@ -426,7 +427,7 @@ impl Run {
         for (step, cpu) in &self.cpu {
             let count = self.count(step, cpu).filter(|n| *n > 0.0);
             let per = |seconds: Option<f64>| match (seconds, count) {
-                (Some(s), Some(n)) => format!("{:.0}", s * 1e6 / n),
+                (Some(s), Some(n)) => format!("{:.0}", (s * 1e6 / n).max(0.0)),
                 _ => "–".to_owned(),
             };
             let own = |who: &str| cpu.seconds.get(who).copied();
@@ -462,6 +463,54 @@ impl Run {
                 noisy.join(", ")
             );
         }
+    }
+
+    /// For each missed target: the CPU a request may take, all processes together, for
+    /// the machine to serve the target rate; what the database, Redis, the load generator
+    /// and the kernel's threads took of it; and so what is left for the server.
+    fn write_budgets(&self, out: &mut String) {
+        let cores: f64 = self.meta("nproc").parse().unwrap_or(1.0);
+        let per_request = |key: &str, who: &[&str]| -> Option<f64> {
+            let (_, cpu) = self.cpu.iter().find(|(step, _)| step == key)?;
+            let n = self.count(key, cpu).filter(|n| *n > 0.0)?;
+            let seconds: f64 = who.iter().filter_map(|w| cpu.seconds.get(*w)).sum();
+            Some(seconds * 1e6 / n)
+        };
+        let health = per_request("health", &["server"]);
+        let mut rows = String::new();
+        for (scenario, result) in &self.scenarios {
+            let (ceiling, _) = self.ceiling(scenario.ceiling);
+            if result.rps / ceiling >= scenario.target || scenario.ceiling == Ceiling::Bcrypt {
+                continue;
+            }
+            let others = per_request(scenario.key, &["postgres", "redis", "client", "kernel"]);
+            let (Some(others), Some(server)) = (others, per_request(scenario.key, &["server"]))
+            else {
+                continue;
+            };
+            let budget = cores * 1e6 / (scenario.target * ceiling);
+            let _ = writeln!(
+                rows,
+                "| {} | {} req/s | {budget:.0} | {others:.0} | {:.0} | {server:.0} |",
+                scenario.label,
+                thousands(scenario.target * ceiling),
+                budget - others,
+            );
+        }
+        if rows.is_empty() {
+            return;
+        }
+        let _ = write!(
+            out,
+            "\nWhat a missed target leaves for the server, in µs of CPU per request: at the \
+             target rate the {cores:.0} cores give each request the budget; PostgreSQL, Redis, \
+             the load generator and the kernel's threads used what \"used by the rest\" says \
+             (measured above, at the rate reached); what remains is the server's share. For \
+             scale, the server spends {} µs on `GET /health`, which reads no data.\n\n\
+             | scenario | target rate | budget | used by the rest | left for the server | server used |\n\
+             |---|--:|--:|--:|--:|--:|\n{rows}",
+            health.map_or_else(|| "?".to_owned(), |h| format!("{h:.0}")),
+        );
     }
 
     /// How many requests or transactions a step completed.
@@ -561,6 +610,69 @@ mod tests {
         let cpu = CpuUse::parse("clk_tck=100\nwall_s=15.0\nbusy_pct=97\nserver=1200\n")?;
         assert_eq!(cpu.seconds.get("server"), Some(&12.0));
         assert_eq!(cpu.seconds.get("redis"), None);
+        Ok(())
+    }
+
+    #[test]
+    fn a_missed_target_shows_what_it_leaves_for_the_server() -> anyhow::Result<()> {
+        let wrk = |requests: u64, rps: f64| WrkResult {
+            requests,
+            rps,
+            p50_us: 1000.0,
+            p99_us: 2000.0,
+            non_2xx: 0,
+            errors: WrkErrors {
+                connect: 0,
+                read: 0,
+                write: 0,
+                timeout: 0,
+            },
+            first_bad: String::new(),
+        };
+        let cpu =
+            |text: &str| CpuUse::parse(&format!("clk_tck=100\nwall_s=10\nbusy_pct=99\n{text}"));
+        let run = Run {
+            meta: key_values("nproc=2\n"),
+            // book: 10,000 req/s against 40,000 tps, target 0.5 (20,000 req/s).
+            scenarios: SCENARIOS
+                .iter()
+                .map(|s| match s.key {
+                    "book" => (s, wrk(100_000, 10_000.0)),
+                    _ => (s, wrk(1, 1e9)),
+                })
+                .collect(),
+            select: Pgbench {
+                tps: 40_000.0,
+                latency_ms: None,
+            },
+            write: Pgbench {
+                tps: 1.0,
+                latency_ms: None,
+            },
+            page: None,
+            bcrypt: BcryptResult {
+                cost: 12,
+                threads: 2,
+                per_second: 1.0,
+            },
+            rss_mib: 10.0,
+            // 100,000 requests: 6 s of server = 60 µs each; 4 s of the rest = 40 µs.
+            cpu: vec![
+                (
+                    "book".to_owned(),
+                    cpu("server=600\npostgres=300\nclient=100\n")?,
+                ),
+                ("health".to_owned(), cpu("server=1")?),
+            ],
+        };
+
+        let report = run.markdown();
+
+        // 2 cores at 20,000 req/s: 100 µs a request, 40 µs of it used, 60 left.
+        assert!(
+            report.contains("| `GET /api/v1/books/{id}` | 20,000 req/s | 100 | 40 | 60 | 60 |"),
+            "{report}"
+        );
         Ok(())
     }
 
