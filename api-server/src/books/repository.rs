@@ -115,32 +115,10 @@ impl BookRepository {
 
     pub async fn list(
         &self,
-        filter_by: BookFilter,
+        filter: BookFilter,
         page: PageRequest,
     ) -> Result<Page<BookRecord>, DbError> {
-        let mut filter = Condition::all();
-        if let Some(author_id) = filter_by.author_id {
-            filter = filter.add(Expr::col(Books::AuthorId).eq(author_id));
-        }
-        if let Some(needle) = filter_by.title_contains {
-            let pattern = format!("%{}%", escape_like(&needle.to_lowercase()));
-            filter =
-                filter.add(Expr::col(Books::TitleFolded).like(LikeExpr::new(pattern).escape('\\')));
-        }
-        if let Some(min) = filter_by.min_price {
-            filter = filter.add(Expr::col(Books::PriceCents).gte(min.cents()));
-        }
-        if let Some(max) = filter_by.max_price {
-            filter = filter.add(Expr::col(Books::PriceCents).lte(max.cents()));
-        }
-        let listing = Listing {
-            select: select(),
-            filter,
-            created_at: Books::CreatedAt,
-            id: Books::Id,
-            kept_count: Some("books"),
-        };
-        self.db.fetch_page(listing, page).await
+        self.db.fetch_page(listing(filter), page).await
     }
 
     pub async fn update(
@@ -183,6 +161,32 @@ impl BookRepository {
     }
 }
 
+/// The books `filter` matches, as a listing to page through.
+fn listing(filter_by: BookFilter) -> Listing<Books> {
+    let mut filter = Condition::all();
+    if let Some(author_id) = filter_by.author_id {
+        filter = filter.add(Expr::col(Books::AuthorId).eq(author_id));
+    }
+    if let Some(needle) = filter_by.title_contains {
+        let pattern = format!("%{}%", escape_like(&needle.to_lowercase()));
+        filter =
+            filter.add(Expr::col(Books::TitleFolded).like(LikeExpr::new(pattern).escape('\\')));
+    }
+    if let Some(min) = filter_by.min_price {
+        filter = filter.add(Expr::col(Books::PriceCents).gte(min.cents()));
+    }
+    if let Some(max) = filter_by.max_price {
+        filter = filter.add(Expr::col(Books::PriceCents).lte(max.cents()));
+    }
+    Listing {
+        select: select(),
+        filter,
+        created_at: Books::CreatedAt,
+        id: Books::Id,
+        kept_count: Some("books"),
+    }
+}
+
 fn select() -> SelectStatement {
     Query::select()
         .columns(COLUMNS)
@@ -204,11 +208,33 @@ fn escape_like(needle: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::escape_like;
+    use sea_query::PostgresQueryBuilder;
+
+    use super::{BookFilter, escape_like, listing};
+    use crate::domain::PageRequest;
 
     #[test]
     fn like_wildcards_are_escaped() {
         assert_eq!(escape_like(r"50%_off\"), r"50\%\_off\\");
         assert_eq!(escape_like("plain"), "plain");
+    }
+
+    /// The benchmark measures the list page's statement on its own, from a copy in
+    /// `bench/sql/books_page.sql`: the copy must be what the server sends.
+    #[test]
+    fn the_benchmark_runs_the_statement_of_the_list_page() {
+        let script = include_str!("../../../bench/sql/books_page.sql");
+        let copy = script
+            .lines()
+            .find(|line| line.starts_with("SELECT"))
+            .expect("a SELECT line")
+            .trim_end_matches(';')
+            .replace(":offset", "40");
+        let page = PageRequest {
+            limit: 20,
+            offset: 40,
+        };
+        let (rows, _) = listing(BookFilter::default()).statements(page, true);
+        assert_eq!(rows.to_string(PostgresQueryBuilder), copy);
     }
 }

@@ -79,7 +79,11 @@ impl Db {
 impl<C: IntoColumnRef + Clone> Listing<C> {
     /// The statement of one page's rows, each with the total, and the statement of the
     /// total alone, for PostgreSQL or else for SQLite.
-    fn statements(self, page: PageRequest, postgres: bool) -> (SelectStatement, SelectStatement) {
+    pub(crate) fn statements(
+        self,
+        page: PageRequest,
+        postgres: bool,
+    ) -> (SelectStatement, SelectStatement) {
         let Listing {
             mut select,
             filter,
