@@ -43,19 +43,15 @@ impl From<sqlx::Error> for DbError {
                 ErrorKind::CheckViolation => return Self::Check(constraint),
                 _ => {}
             }
-            // PostgreSQL: the session was ended (admin_shutdown, crash_shutdown,
-            // cannot_connect_now, idle_session_timeout) or the connection failed (class 08).
-            if let Some(code) = db.code()
-                && (matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "57P05")
-                    || code.starts_with("08"))
-            {
-                return Self::Unavailable(err);
-            }
-            // PostgreSQL: character_not_in_repertoire, untranslatable_character.
+            // PostgreSQL: character_not_in_repertoire, untranslatable_character; the session
+            // was ended (admin_shutdown, crash_shutdown, cannot_connect_now,
+            // idle_session_timeout) or the connection failed (class 08).
             // SQLite: an `ON DELETE RESTRICT` foreign key reports SQLITE_CONSTRAINT_TRIGGER
             // (1811); SQLITE_BUSY and its extended codes (5, 261, 517, 773).
             match db.code().as_deref() {
                 Some("22021" | "22P05") => return Self::InvalidText,
+                Some("57P01" | "57P02" | "57P03" | "57P05") => return Self::Unavailable(err),
+                Some(code) if code.starts_with("08") => return Self::Unavailable(err),
                 Some("1811") if db.message().contains("FOREIGN KEY") => {
                     return Self::ForeignKey(constraint);
                 }

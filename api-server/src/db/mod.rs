@@ -280,14 +280,13 @@ pub struct PoolStats {
 impl Db {
     /// The pool's connection counts, for the metrics.
     pub fn pool_stats(&self) -> PoolStats {
-        let (size, idle, max) = match &self.pool {
+        match &self.pool {
             Pool::Postgres(pool) => pool.stats(),
-            Pool::Sqlite(pool) => (
-                pool.size(),
-                u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
-                pool.options().get_max_connections(),
-            ),
-        };
-        PoolStats { size, idle, max }
+            Pool::Sqlite(pool) => PoolStats {
+                size: pool.size(),
+                idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                max: pool.options().get_max_connections(),
+            },
+        }
     }
 }

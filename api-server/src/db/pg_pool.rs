@@ -21,7 +21,7 @@ use sqlx::{ConnectOptions, Connection};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-use super::DbError;
+use super::{DbError, PoolStats};
 
 /// At most `max` connections to one PostgreSQL database, opened on demand.
 #[derive(Clone)]
@@ -137,11 +137,13 @@ impl PgPool {
         }
     }
 
-    /// Open connections (in use or idle), idle connections and the most the pool opens.
-    pub fn stats(&self) -> (u32, u32, u32) {
-        let idle = u32::try_from(self.shared.idle().len()).unwrap_or(u32::MAX);
-        let open = self.shared.open.load(Ordering::Relaxed);
-        (open, idle, self.shared.max)
+    /// The pool's connection counts, at one instant.
+    pub fn stats(&self) -> PoolStats {
+        PoolStats {
+            size: self.shared.open.load(Ordering::Relaxed),
+            idle: u32::try_from(self.shared.idle().len()).unwrap_or(u32::MAX),
+            max: self.shared.max,
+        }
     }
 }
 
