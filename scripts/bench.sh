@@ -272,14 +272,10 @@ start_server() {
                     "$repo_root/target/release/api-server"
         ) >>"$out_dir/server.log" 2>&1 &
         server_pid=$!
-        for _ in $(seq 1 150); do
-            if server_answers; then
-                log "server ready on 127.0.0.1:$server_port (pid $server_pid)"
-                return
-            fi
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
+        if await_ready "$server_pid" 150 server_answers; then
+            log "server ready on 127.0.0.1:$server_port (pid $server_pid)"
+            return
+        fi
         stop_server
         log "the server did not start on port $server_port (attempt $attempt)"
     done

@@ -132,13 +132,10 @@ for attempt in 1 2 3 4 5; do
         LOGIN_MAX_FAILURES=$throttle_off LOGIN_MAX_FAILURES_PER_CLIENT=$throttle_off \
         "$server_bin" >"$server_log" 2>&1 &
     server_pid=$!
-    for _ in $(seq 1 300); do
-        if curl --silent --fail "http://127.0.0.1:$port/health" >/dev/null 2>&1; then
-            break 2
-        fi
-        kill -0 "$server_pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    if await_ready "$server_pid" 300 \
+        curl --silent --fail --output /dev/null "http://127.0.0.1:$port/health"; then
+        break
+    fi
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
     server_pid=""

@@ -52,6 +52,22 @@ services_stop() {
     fi
 }
 
+# Runs the command after the first two arguments every 0.1 s, at most $2 times, while
+# process $1 lives (an empty $1 watches no process). Succeeds as soon as the command does;
+# fails when the process has exited or the tries run out.
+await_ready() {
+    local pid=$1 tries=$2 _
+    shift 2
+    for _ in $(seq 1 "$tries"); do
+        "$@" && return 0
+        if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then
+            return 1
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
 # Runs a command as the PostgreSQL owner: as $pg_os_user when we are root, as ourselves
 # otherwise. It runs from the temporary directory because that user may not be allowed to
 # enter the current one (a checkout under /root, say).
@@ -186,15 +202,10 @@ CONF
     fi
 
     # pg_ctl -w already waited for the server; this also proves the TCP listener answers.
-    for _ in $(seq 1 50); do
-        if "$pg_bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres; then
-            export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
-            log "PostgreSQL ready on 127.0.0.1:$port"
-            return
-        fi
-        sleep 0.1
-    done
-    die "PostgreSQL started but does not answer on 127.0.0.1:$port"
+    await_ready "" 50 "$pg_bindir/pg_isready" -q -h 127.0.0.1 -p "$port" -U postgres ||
+        die "PostgreSQL started but does not answer on 127.0.0.1:$port"
+    export TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+    log "PostgreSQL ready on 127.0.0.1:$port"
 }
 
 # True once the Redis server on the given port answers PING.
@@ -222,16 +233,12 @@ start_redis() {
         "$redis_server" --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
             --daemonize no --dir "$services_dir" --logfile "$services_dir/redis.log" &
         redis_pid=$!
-        for _ in $(seq 1 100); do
-            if redis_answers "$port"; then
-                export TEST_REDIS_URL="redis://127.0.0.1:$port"
-                log "Redis ready on 127.0.0.1:$port"
-                return
-            fi
-            # It exits at once when the port is taken: try another one.
-            kill -0 "$redis_pid" 2>/dev/null || break
-            sleep 0.1
-        done
+        # It exits at once when the port is taken: then another one is tried.
+        if await_ready "$redis_pid" 100 redis_answers "$port"; then
+            export TEST_REDIS_URL="redis://127.0.0.1:$port"
+            log "Redis ready on 127.0.0.1:$port"
+            return
+        fi
         kill "$redis_pid" 2>/dev/null || true
         wait "$redis_pid" 2>/dev/null || true
         redis_pid=""
