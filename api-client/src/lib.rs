@@ -77,7 +77,8 @@ impl std::error::Error for InvalidToken {}
 
 /// A client that sends `Authorization: Bearer <access_token>` with every request.
 ///
-/// `access_token` is the `access_token` of a [`types::LoginResponse`].
+/// `access_token` is the `access_token` of a [`types::LoginResponse`]; [`Client::log_in`]
+/// does both steps at once.
 pub fn authenticated(base_url: &str, access_token: &str) -> Result<Client, InvalidToken> {
     let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {access_token}"))
         .map_err(|_| InvalidToken)?;
@@ -90,4 +91,39 @@ pub fn authenticated(base_url: &str, access_token: &str) -> Result<Client, Inval
         .build()
         .map_err(|_| InvalidToken)?;
     Ok(Client::new_with_client(base_url, http))
+}
+
+impl Client {
+    /// Logs in with `email` and `password`: a client of the same server that sends the
+    /// new session's token with every request, and the login answer (its token, its
+    /// lifetime and the account).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let anonymous = api_client::Client::new("http://localhost:8080");
+    /// let (me, session) = anonymous.log_in("reader@example.com", "correct horse battery").await?;
+    /// println!("logged in as {} for {} s", session.user.email, session.expires_in);
+    /// let orders = me.list_orders().send().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// A refused login arrives as [`Error::ErrorResponse`] with its problem (401 for wrong
+    /// credentials, 403 for a deactivated account, 429 after too many failures).
+    pub async fn log_in(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<(Client, ResponseValue<types::LoginResponse>), Error<types::Problem>> {
+        let session = self
+            .login()
+            .body(types::LoginRequest {
+                email: email.to_owned(),
+                password: password.to_owned(),
+            })
+            .send()
+            .await?;
+        let client = authenticated(ClientInfo::baseurl(self), &session.access_token)
+            .map_err(|err| Error::InvalidRequest(err.to_string()))?;
+        Ok((client, session))
+    }
 }

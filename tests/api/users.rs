@@ -25,14 +25,8 @@ fn unique_email() -> String {
 
 /// Attempts a login; unlike `TestApp::login` it does not expect success.
 async fn try_login(app: &TestApp, email: &str, password: &str) -> ApiResult<types::LoginResponse> {
-    app.client
-        .login()
-        .body(types::LoginRequest {
-            email: email.to_owned(),
-            password: password.to_owned(),
-        })
-        .send()
-        .await
+    let (_, session) = app.client.log_in(email, password).await?;
+    Ok(session)
 }
 
 /// The field names a validation problem reports, sorted.

@@ -104,7 +104,7 @@ impl TestApp {
 
     /// Logs in and returns an authenticated client with its login answer.
     pub async fn login(&self, email: &str, password: &str) -> (Client, types::LoginResponse) {
-        log_in(&self.client, &self.base_url, email, password).await
+        log_in(&self.client, email, password).await
     }
 
     /// A client logged in as the bootstrap administrator.
@@ -183,25 +183,17 @@ impl TestApp {
     }
 }
 
-/// Logs in through `client` (of the server at `base_url`) and returns an authenticated
-/// client with the login answer.
+/// Logs in through `client` and returns an authenticated client with the login answer.
 pub async fn log_in(
     client: &Client,
-    base_url: &str,
     email: &str,
     password: &str,
 ) -> (Client, types::LoginResponse) {
-    let session = client
-        .login()
-        .body(types::LoginRequest {
-            email: email.to_owned(),
-            password: password.to_owned(),
-        })
-        .send()
+    let (me, session) = client
+        .log_in(email, password)
         .await
-        .expect("login succeeds")
-        .into_inner();
-    (with_token(base_url, &session.access_token), session)
+        .expect("login succeeds");
+    (me, session.into_inner())
 }
 
 /// A client of the server at `base_url` that authenticates with `token`, whatever it is.

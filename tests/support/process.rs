@@ -147,7 +147,7 @@ impl ServerProcess {
 
     /// Logs in and returns an authenticated client with its login answer.
     pub async fn login(&self, email: &str, password: &str) -> (Client, types::LoginResponse) {
-        crate::log_in(&self.client, &self.base_url, email, password).await
+        crate::log_in(&self.client, email, password).await
     }
 
     /// A client logged in as the bootstrap administrator.

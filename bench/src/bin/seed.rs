@@ -230,16 +230,8 @@ async fn create_customers(anonymous: &Client, plan: &Plan) -> anyhow::Result<Vec
 }
 
 async fn login(client: &Client, email: &str, password: &str) -> anyhow::Result<String> {
-    let session = client
-        .login()
-        .body(types::LoginRequest {
-            email: email.to_owned(),
-            password: password.to_owned(),
-        })
-        .send()
-        .await?
-        .into_inner();
-    Ok(session.access_token)
+    let (_, session) = client.log_in(email, password).await?;
+    Ok(session.into_inner().access_token)
 }
 
 fn write_lines(dir: &Path, name: &str, lines: impl Iterator<Item = String>) -> anyhow::Result<()> {
