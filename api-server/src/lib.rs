@@ -2,8 +2,20 @@
 //! sessions in Redis. `openapi.yaml` at the repository root is the contract this crate
 //! implements; `tests/contract.rs` proves the served spec matches it.
 //!
-//! Layers, per resource: `api` (HTTP, poem-openapi) → `service` (rules, authorization)
-//! → `repository` (sea-query + sqlx). Domain types in [`domain`] are shared by all.
+//! Each resource (`users`, `authors`, `books`, `orders`) has the same files, and imports
+//! point one way, from the edge to the database:
+//! - `api`: the poem-openapi operations; short handlers that convert and delegate;
+//! - `wire`: the request and response bodies, and their conversion to and from the model
+//!   (input is validated there, once, into domain types);
+//! - `model`: the resource in domain terms, built from the newtypes of [`domain`];
+//! - `service`: the rules and authorization; speaks only `model` types and
+//!   [`error::AppError`];
+//! - `repository` (private to the resource): SQL with sea-query, a private row type per
+//!   table, database errors mapped by constraint name into domain errors.
+//!
+//! Shared below them: [`domain`] (validated types), [`error`], [`settings`] (a leaf),
+//! [`db`] (the database handle), [`auth`] (sessions, passwords, login throttling); beside
+//! the resource APIs: [`http`] (the HTTP edge) and [`operations`] (health and metrics).
 
 pub mod auth;
 pub mod authors;
@@ -11,9 +23,9 @@ pub mod books;
 pub mod db;
 pub mod domain;
 pub mod error;
-pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod operations;
 pub mod orders;
 pub mod settings;
 pub mod startup;

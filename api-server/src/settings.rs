@@ -7,8 +7,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use secrecy::SecretString;
 
-use crate::auth::ThrottleSettings;
-
 /// Everything the server can be configured with. See `.env.example` for each variable.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -39,6 +37,17 @@ pub struct Settings {
     /// Browser origins (`https://shop.example.com`) whose pages may call the API; empty
     /// turns CORS off.
     pub cors_allowed_origins: Vec<String>,
+}
+
+/// Limits on failed logins.
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleSettings {
+    /// Failures per account within `window` after which logins are refused.
+    pub max_per_account: u64,
+    /// Failures per client address within `window` after which logins are refused.
+    pub max_per_client: u64,
+    /// How long failures are remembered, from the first one.
+    pub window: Duration,
 }
 
 /// The administrator account ensured at start-up.

@@ -1,38 +1,86 @@
 //! Building and running the application: wiring, routes, the listener.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use poem::endpoint::BoxEndpoint;
 use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Route, Server};
+use poem_openapi::OpenApi;
 use poem_openapi::OpenApiService;
+use poem_openapi::registry::{MetaApi, Registry};
 
-use crate::auth::{Authenticator, LoginThrottle, PasswordHasher, SessionStore};
-use crate::authors::{api::AuthorsApi, repository::AuthorRepository, service::AuthorService};
-use crate::books::{api::BooksApi, repository::BookRepository, service::BookService};
+use crate::auth::SessionStore;
+use crate::authors::api::AuthorsApi;
+use crate::books::api::BooksApi;
 use crate::db::{Db, Pool};
-use crate::error::AppError;
-use crate::health::HealthApi;
-use crate::http::cors::CorsPolicy;
-use crate::http::limits::Limits;
-use crate::http::methods::WithAllow;
-use crate::http::observe::{Observe, RouteTemplates};
-use crate::http::problem::{Problem, error_response};
+use crate::http::edge::Edge;
+use crate::http::methods::{RouteTable, Served};
+use crate::http::observe::Observe;
+use crate::http::problem::error_response;
 use crate::http::security::SecurityHeaders;
-use crate::metrics::{Metrics, api::MetricsApi};
-use crate::orders::{api::OrdersApi, repository::OrderRepository, service::OrderService};
+use crate::metrics::Metrics;
+use crate::operations::{HealthApi, MetricsApi};
+use crate::orders::api::OrdersApi;
 use crate::settings::Settings;
-use crate::users::{api::UsersApi, repository::UserRepository, service::UserService};
+use crate::users::UserService;
+use crate::users::api::UsersApi;
+use crate::{authors, books, orders, users};
 
-type Apis = (
-    HealthApi,
-    UsersApi,
-    AuthorsApi,
-    BooksApi,
-    OrdersApi,
-    MetricsApi,
-);
+/// Every API of the server, by name.
+struct Apis {
+    health: HealthApi,
+    users: UsersApi,
+    authors: AuthorsApi,
+    books: BooksApi,
+    orders: OrdersApi,
+    metrics: MetricsApi,
+}
+
+/// The APIs served side by side, as poem-openapi composes a tuple of them.
+impl OpenApi for Apis {
+    fn meta() -> Vec<MetaApi> {
+        [
+            HealthApi::meta(),
+            UsersApi::meta(),
+            AuthorsApi::meta(),
+            BooksApi::meta(),
+            OrdersApi::meta(),
+            MetricsApi::meta(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    fn register(registry: &mut Registry) {
+        HealthApi::register(registry);
+        UsersApi::register(registry);
+        AuthorsApi::register(registry);
+        BooksApi::register(registry);
+        OrdersApi::register(registry);
+        MetricsApi::register(registry);
+    }
+
+    fn add_routes(self, table: &mut RouteTable) {
+        self.health.add_routes(table);
+        self.users.add_routes(table);
+        self.authors.add_routes(table);
+        self.books.add_routes(table);
+        self.orders.add_routes(table);
+        self.metrics.add_routes(table);
+    }
+}
+
+/// What [`wire`] builds: the backends, and the APIs over them.
+struct Wired {
+    db: Db,
+    sessions: SessionStore,
+    /// Authenticates the bearer token of every protected operation (see `users::bearer`).
+    users: Arc<UserService>,
+    apis: Apis,
+}
 
 /// A server bound to its port, ready to run.
 pub struct Application {
@@ -40,7 +88,7 @@ pub struct Application {
     port: u16,
     db: Db,
     sessions: SessionStore,
-    app: poem::endpoint::BoxEndpoint<'static>,
+    app: BoxEndpoint<'static>,
     shutdown_grace: Duration,
 }
 
@@ -48,10 +96,10 @@ impl Application {
     /// Connects to the database, applies migrations, ensures the bootstrap administrator
     /// and binds `HOST:PORT` (port 0 picks a free one).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let (db, sessions, apis) = wire(&settings)?;
-        db.migrate().await?;
+        let wired = wire(&settings)?;
+        wired.db.migrate().await?;
         if let Some(admin) = &settings.admin {
-            let user = apis.1.users.ensure_admin(admin).await?;
+            let user = wired.users.ensure_admin(admin).await?;
             tracing::info!(email = %user.email, "administrator account ensured");
         }
         let addr = format!("{}:{}", settings.host, settings.port);
@@ -67,9 +115,9 @@ impl Application {
         Ok(Self {
             acceptor,
             port,
-            db,
-            sessions,
-            app: routes(apis, &settings).boxed(),
+            db: wired.db.clone(),
+            sessions: wired.sessions.clone(),
+            app: routes(wired, &settings).boxed(),
             shutdown_grace: settings.shutdown_grace,
         })
     }
@@ -130,87 +178,69 @@ pub fn openapi_spec() -> anyhow::Result<String> {
     };
     let _entered = runtime.as_ref().map(tokio::runtime::Runtime::enter);
     let settings = Settings::from_lookup(|key| (key == "BCRYPT_COST").then(|| "4".to_owned()))?;
-    let (_, _, apis) = wire(&settings)?;
-    Ok(api_service(apis).spec())
+    let wired = wire(&settings)?;
+    Ok(api_service(wired.apis, Edge::new(&settings)).spec())
 }
 
 /// Creates every service over lazily connecting pools.
-fn wire(settings: &Settings) -> anyhow::Result<(Db, SessionStore, Apis)> {
+fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     let db = Db::connect_lazy(settings)?;
     let sessions = SessionStore::new(settings)?;
-    let hasher = PasswordHasher::new(settings.bcrypt_cost)?;
-    let user_repo = UserRepository::new(db.clone());
-    let auth = Authenticator::new(sessions.clone(), user_repo.clone());
-    let apis = (
-        HealthApi {
+    let users = users::service(db.clone(), sessions.clone(), settings)?;
+    let apis = Apis {
+        health: HealthApi {
             db: db.clone(),
             sessions: sessions.clone(),
         },
-        UsersApi {
-            users: UserService::new(
-                user_repo,
-                sessions.clone(),
-                hasher,
-                LoginThrottle::new(sessions.clone(), settings.login_throttle),
-            ),
-            auth: auth.clone(),
+        users: UsersApi {
+            users: users.clone(),
         },
-        AuthorsApi {
-            authors: AuthorService::new(AuthorRepository::new(db.clone())),
-            auth: auth.clone(),
+        authors: AuthorsApi {
+            authors: authors::service(db.clone()),
         },
-        BooksApi {
-            books: BookService::new(BookRepository::new(db.clone())),
-            auth: auth.clone(),
+        books: BooksApi {
+            books: books::service(db.clone()),
         },
-        OrdersApi {
-            orders: OrderService::new(OrderRepository::new(db.clone())),
-            auth,
+        orders: OrdersApi {
+            orders: orders::service(db.clone()),
         },
-        MetricsApi {
-            metrics: Metrics::new(db.clone())?,
+        metrics: MetricsApi {
+            metrics: Metrics::new(db.clone(), sessions.clone())?,
         },
-    );
-    Ok((db, sessions, apis))
+    };
+    Ok(Wired {
+        db,
+        sessions,
+        users: Arc::new(users),
+        apis,
+    })
 }
 
-fn api_service(apis: Apis) -> OpenApiService<WithAllow<Apis>, ()> {
-    OpenApiService::new(WithAllow(apis), "Bookstore API", env!("CARGO_PKG_VERSION"))
+fn api_service(apis: Apis, edge: Edge) -> OpenApiService<Served<Apis>, ()> {
+    OpenApiService::new(
+        Served { api: apis, edge },
+        "Bookstore API",
+        env!("CARGO_PKG_VERSION"),
+    )
 }
 
-fn routes(apis: Apis, settings: &Settings) -> impl Endpoint<Output = poem::Response> + use<> {
-    let metrics = apis.5.metrics.clone();
-    // The same routes as below, for the route label of logs and metrics.
-    let templates = RouteTemplates::of::<WithAllow<Apis>>()
-        .nest("/docs")
-        .at("/openapi.json")
-        .at("/openapi.yaml");
-    let api = api_service(apis);
+fn routes(wired: Wired, settings: &Settings) -> impl Endpoint<Output = poem::Response> + use<> {
+    let metrics = wired.apis.metrics.metrics.clone();
+    let edge = Edge::new(settings);
+    let api = api_service(wired.apis, edge.clone());
     Route::new()
-        .nest("/docs", api.swagger_ui())
-        .at("/openapi.json", api.spec_endpoint())
-        .at("/openapi.yaml", api.spec_endpoint_yaml())
+        .nest("/docs", edge.around("/docs", api.swagger_ui()))
+        .at(
+            "/openapi.json",
+            edge.around("/openapi.json", api.spec_endpoint()),
+        )
+        .at(
+            "/openapi.yaml",
+            edge.around("/openapi.yaml", api.spec_endpoint_yaml()),
+        )
         .nest("/", api)
-        .with(CatchPanic::new().with_handler(panic_response))
-        .with(Limits {
-            max_body_bytes: settings.max_body_bytes,
-            timeout: settings.request_timeout,
-        })
+        .data(wired.users)
         .catch_all_error(|err| async move { error_response(err) })
-        .with(CorsPolicy::new(&settings.cors_allowed_origins))
         .with(SecurityHeaders)
-        .with(Observe::new(metrics, templates))
-}
-
-/// A panic in a handler is a bug: log it and answer a plain 500 problem.
-fn panic_response(panic: Box<dyn std::any::Any + Send>) -> poem::Response {
-    let message = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_default();
-    Problem::from(&AppError::internal(anyhow::anyhow!(
-        "handler panicked: {message}"
-    )))
-    .into_response()
+        .with(Observe::new(metrics))
 }

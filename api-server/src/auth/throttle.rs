@@ -11,20 +11,10 @@ use std::time::Duration;
 
 use super::SessionStore;
 use crate::error::AppError;
+use crate::settings::ThrottleSettings;
 
 /// The longest extra wait before answering a login that follows failures.
 const MAX_DELAY: Duration = Duration::from_secs(2);
-
-/// Limits on failed logins.
-#[derive(Debug, Clone, Copy)]
-pub struct ThrottleSettings {
-    /// Failures per account within `window` after which logins are refused.
-    pub max_per_account: u64,
-    /// Failures per client address within `window` after which logins are refused.
-    pub max_per_client: u64,
-    /// How long failures are remembered, from the first one.
-    pub window: Duration,
-}
 
 /// Counts failed logins and decides when to slow or refuse the next ones.
 #[derive(Clone)]

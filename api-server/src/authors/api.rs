@@ -5,16 +5,15 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use uuid::Uuid;
 
-use super::schema::{Author, AuthorCreate, AuthorPage, AuthorUpdate};
 use super::service::AuthorService;
-use crate::auth::Authenticator;
-use crate::http::page::{default_limit, page_request};
+use super::wire::{Author, AuthorCreate, AuthorPage, AuthorUpdate};
+use crate::http::page::{Limit, Offset, page_request};
 use crate::http::problem::{CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, UNPROCESSABLE};
-use crate::http::{ApiResult, ApiTags, BearerAuth, Created, NoContent};
+use crate::http::{ApiResult, ApiTags, Created, NoContent};
+use crate::users::BearerAuth;
 
 pub struct AuthorsApi {
     pub authors: AuthorService,
-    pub auth: Authenticator,
 }
 
 #[OpenApi(prefix_path = "/api/v1/authors", tag = "ApiTags::Authors")]
@@ -26,8 +25,7 @@ impl AuthorsApi {
         auth: BearerAuth,
         body: Json<AuthorCreate>,
     ) -> ApiResult<Created<Author>, { UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE }> {
-        let caller = self.auth.authenticate(auth.token()).await?;
-        let author = self.authors.create(&caller, body.0.into()).await?;
+        let author = self.authors.create(&auth.0, body.0.try_into()?).await?;
         Ok(Created::Ok(Json(author.into())))
     }
 
@@ -36,14 +34,11 @@ impl AuthorsApi {
     async fn list_authors(
         &self,
         /// Items per page.
-        #[oai(
-            default = "default_limit",
-            validator(minimum(value = "1"), maximum(value = "100"))
-        )]
-        limit: Query<i64>,
+        #[oai(default)]
+        limit: Query<Limit>,
         /// Items to skip.
-        #[oai(default, validator(minimum(value = "0")))]
-        offset: Query<i64>,
+        #[oai(default)]
+        offset: Query<Offset>,
     ) -> ApiResult<Json<AuthorPage>, { UNPROCESSABLE }> {
         let page = self.authors.list(page_request(limit.0, offset.0)).await?;
         Ok(Json(page.into()))
@@ -66,12 +61,9 @@ impl AuthorsApi {
         id: Path<Uuid>,
         body: Json<AuthorUpdate>,
     ) -> ApiResult<Json<Author>, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE }> {
-        let caller = self.auth.authenticate(auth.token()).await?;
+        let changes = body.0.try_into()?;
         Ok(Json(
-            self.authors
-                .update(&caller, id.0, body.0.into())
-                .await?
-                .into(),
+            self.authors.update(&auth.0, id.0, changes).await?.into(),
         ))
     }
 
@@ -83,8 +75,7 @@ impl AuthorsApi {
         id: Path<Uuid>,
     ) -> ApiResult<NoContent, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>
     {
-        let caller = self.auth.authenticate(auth.token()).await?;
-        self.authors.delete(&caller, id.0).await?;
+        self.authors.delete(&auth.0, id.0).await?;
         Ok(NoContent::Done)
     }
 }

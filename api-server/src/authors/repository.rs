@@ -4,11 +4,13 @@ use chrono::{DateTime, Utc};
 use sea_query::{Condition, Expr, ExprTrait, Iden, Query, SelectStatement};
 use uuid::Uuid;
 
-use crate::db::{Db, DbError, Listing};
+use super::model::{Author, AuthorChanges, NewAuthor};
+use crate::db::{Db, Listing};
 use crate::domain::{Page, PageRequest};
+use crate::error::AppError;
 
 #[derive(Iden, Clone, Copy)]
-pub enum Authors {
+enum Authors {
     Table,
     Id,
     Name,
@@ -26,26 +28,25 @@ const COLUMNS: [Authors; 5] = [
 ];
 
 /// A row of `authors`.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct AuthorRecord {
-    pub id: Uuid,
-    pub name: String,
-    pub bio: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+#[derive(sqlx::FromRow)]
+struct AuthorRow {
+    id: Uuid,
+    name: String,
+    bio: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
-/// A validated author to create.
-pub struct NewAuthor {
-    pub name: String,
-    pub bio: Option<String>,
-}
-
-/// Validated changes; `None` leaves a column as it is, `Some(None)` clears it.
-#[derive(Default)]
-pub struct AuthorChanges {
-    pub name: Option<String>,
-    pub bio: Option<Option<String>>,
+impl From<AuthorRow> for Author {
+    fn from(row: AuthorRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            bio: row.bio,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -58,29 +59,31 @@ impl AuthorRepository {
         Self { db }
     }
 
-    pub async fn insert(&self, author: NewAuthor) -> Result<AuthorRecord, DbError> {
+    pub async fn insert(&self, author: NewAuthor) -> Result<Author, AppError> {
         let now = Utc::now();
         let stmt = Query::insert()
             .into_table(Authors::Table)
             .columns(COLUMNS)
             .values([
                 Uuid::now_v7().into(),
-                author.name.into(),
-                author.bio.into(),
+                author.name.into_inner().into(),
+                author.bio.map(|bio| bio.into_inner()).into(),
                 now.into(),
                 now.into(),
             ])?
             .returning_all()
             .to_owned();
-        self.db.fetch_one(&stmt).await
+        let row: AuthorRow = self.db.fetch_one(&stmt).await?;
+        Ok(row.into())
     }
 
-    pub async fn find(&self, id: Uuid) -> Result<Option<AuthorRecord>, DbError> {
+    pub async fn find(&self, id: Uuid) -> Result<Option<Author>, AppError> {
         let stmt = select().and_where(Expr::col(Authors::Id).eq(id)).to_owned();
-        self.db.fetch_optional(&stmt).await
+        let row: Option<AuthorRow> = self.db.fetch_optional(&stmt).await?;
+        Ok(row.map(Into::into))
     }
 
-    pub async fn list(&self, page: PageRequest) -> Result<Page<AuthorRecord>, DbError> {
+    pub async fn list(&self, page: PageRequest) -> Result<Page<Author>, AppError> {
         let listing = Listing {
             select: select(),
             filter: Condition::all(),
@@ -88,36 +91,47 @@ impl AuthorRepository {
             id: Authors::Id,
             kept_count: Some("authors"),
         };
-        self.db.fetch_page(listing, page).await
+        let page: Page<AuthorRow> = self.db.fetch_page(listing, page).await?;
+        Ok(page.map(Into::into))
     }
 
     pub async fn update(
         &self,
         id: Uuid,
         changes: AuthorChanges,
-    ) -> Result<Option<AuthorRecord>, DbError> {
+    ) -> Result<Option<Author>, AppError> {
         let mut stmt = Query::update();
         stmt.table(Authors::Table)
             .value(Authors::UpdatedAt, Utc::now())
             .and_where(Expr::col(Authors::Id).eq(id))
             .returning_all();
         if let Some(name) = changes.name {
-            stmt.value(Authors::Name, name);
+            stmt.value(Authors::Name, name.into_inner());
         }
         if let Some(bio) = changes.bio {
-            stmt.value(Authors::Bio, bio);
+            stmt.value(Authors::Bio, bio.map(|bio| bio.into_inner()));
         }
-        self.db.fetch_optional(&stmt).await
+        let row: Option<AuthorRow> = self.db.fetch_optional(&stmt).await?;
+        Ok(row.map(Into::into))
     }
 
-    /// Deletes the author; `false` if there was none. An author who still has books is
-    /// `DbError::ForeignKey` (constraint `books_author_id_fkey`).
-    pub async fn delete(&self, id: Uuid) -> Result<bool, DbError> {
+    /// Deletes the author; `false` if there was none. An author who still has books
+    /// (`books_author_id_fkey`) is a conflict.
+    pub async fn delete(&self, id: Uuid) -> Result<bool, AppError> {
         let stmt = Query::delete()
             .from_table(Authors::Table)
             .and_where(Expr::col(Authors::Id).eq(id))
             .to_owned();
-        Ok(self.db.execute(&stmt).await? > 0)
+        match self.db.execute(&stmt).await {
+            Ok(deleted) => Ok(deleted > 0),
+            Err(err) if err.constraint() == Some("books_author_id_fkey") => {
+                Err(AppError::conflict(
+                    "author_has_books",
+                    "The author still has books; delete or reassign them first.",
+                ))
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 }
 

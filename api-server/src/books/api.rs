@@ -5,18 +5,16 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use uuid::Uuid;
 
-use super::repository::BookFilter;
-use super::schema::{Book, BookCreate, BookPage, BookUpdate};
 use super::service::BookService;
-use crate::auth::Authenticator;
+use super::wire::{Book, BookCreate, BookPage, BookUpdate, book_filter};
 use crate::domain::Money;
-use crate::http::page::{default_limit, page_request};
+use crate::http::page::{Limit, Offset, page_request};
 use crate::http::problem::{CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, UNPROCESSABLE};
-use crate::http::{ApiResult, ApiTags, BearerAuth, Created, NoContent};
+use crate::http::{ApiResult, ApiTags, Created, NoContent};
+use crate::users::BearerAuth;
 
 pub struct BooksApi {
     pub books: BookService,
-    pub auth: Authenticator,
 }
 
 #[OpenApi(prefix_path = "/api/v1/books", tag = "ApiTags::Books")]
@@ -28,8 +26,7 @@ impl BooksApi {
         auth: BearerAuth,
         body: Json<BookCreate>,
     ) -> ApiResult<Created<Book>, { UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE }> {
-        let caller = self.auth.authenticate(auth.token()).await?;
-        let book = self.books.create(&caller, body.0.into()).await?;
+        let book = self.books.create(&auth.0, body.0.try_into()?).await?;
         Ok(Created::Ok(Json(book.into())))
     }
 
@@ -47,21 +44,13 @@ impl BooksApi {
         /// Only books costing at most this much.
         max_price: Query<Option<Money>>,
         /// Items per page.
-        #[oai(
-            default = "default_limit",
-            validator(minimum(value = "1"), maximum(value = "100"))
-        )]
-        limit: Query<i64>,
+        #[oai(default)]
+        limit: Query<Limit>,
         /// Items to skip.
-        #[oai(default, validator(minimum(value = "0")))]
-        offset: Query<i64>,
+        #[oai(default)]
+        offset: Query<Offset>,
     ) -> ApiResult<Json<BookPage>, { UNPROCESSABLE }> {
-        let filter = BookFilter {
-            author_id: author_id.0,
-            title_contains: q.0,
-            min_price: min_price.0,
-            max_price: max_price.0,
-        };
+        let filter = book_filter(author_id.0, q.0, min_price.0, max_price.0)?;
         let page = self
             .books
             .list(filter, page_request(limit.0, offset.0))
@@ -86,12 +75,9 @@ impl BooksApi {
         id: Path<Uuid>,
         body: Json<BookUpdate>,
     ) -> ApiResult<Json<Book>, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE }> {
-        let caller = self.auth.authenticate(auth.token()).await?;
+        let changes = body.0.try_into()?;
         Ok(Json(
-            self.books
-                .update(&caller, id.0, body.0.into())
-                .await?
-                .into(),
+            self.books.update(&auth.0, id.0, changes).await?.into(),
         ))
     }
 
@@ -103,8 +89,7 @@ impl BooksApi {
         id: Path<Uuid>,
     ) -> ApiResult<NoContent, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>
     {
-        let caller = self.auth.authenticate(auth.token()).await?;
-        self.books.delete(&caller, id.0).await?;
+        self.books.delete(&auth.0, id.0).await?;
         Ok(NoContent::Done)
     }
 }

@@ -12,11 +12,12 @@ pub mod quantity;
 pub mod text;
 
 pub use email::Email;
-pub use money::Money;
+pub use money::{Money, Price};
 pub use order_status::OrderStatus;
 pub use page::{Page, PageRequest};
 pub use password::Password;
 pub use quantity::Quantity;
+pub use text::{SearchText, Text};
 
 /// One rejected input field: the field's name as the client sent it and why it was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]

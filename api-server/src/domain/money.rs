@@ -46,25 +46,29 @@ impl Money {
         Ok(Self(whole * 100 + fraction))
     }
 
-    /// A price: strictly positive and at most [`MAX_PRICE_CENTS`].
-    pub fn parse_price(raw: &str) -> Result<Self, &'static str> {
-        Self::parse(raw)?.as_price()
-    }
-
-    /// `self` if it is a valid price: strictly positive and at most [`MAX_PRICE_CENTS`].
-    pub fn as_price(self) -> Result<Self, &'static str> {
-        if self.0 == 0 {
-            return Err("must be greater than 0");
-        }
-        if self.0 > MAX_PRICE_CENTS {
-            return Err("must be at most 1000000.00");
-        }
-        Ok(self)
-    }
-
     /// `self × n`, or `None` on overflow.
     pub fn checked_mul(self, n: i64) -> Option<Self> {
         self.0.checked_mul(n).map(Self)
+    }
+}
+
+/// A book's price: more than 0 and at most [`MAX_PRICE_CENTS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Price(Money);
+
+impl Price {
+    pub fn new(amount: Money) -> Result<Self, &'static str> {
+        if amount.0 == 0 {
+            return Err("must be greater than 0");
+        }
+        if amount.0 > MAX_PRICE_CENTS {
+            return Err("must be at most 1000000.00");
+        }
+        Ok(Self(amount))
+    }
+
+    pub const fn money(self) -> Money {
+        self.0
     }
 }
 
@@ -76,7 +80,7 @@ impl fmt::Display for Money {
 
 #[cfg(test)]
 mod tests {
-    use super::Money;
+    use super::{Money, Price};
 
     #[test]
     fn parses_exactly_and_prints_two_fraction_digits() {
@@ -121,13 +125,11 @@ mod tests {
 
     #[test]
     fn prices_are_positive_and_bounded() {
-        assert!(Money::parse_price("0").is_err());
-        assert!(Money::parse_price("0.00").is_err());
-        assert!(Money::parse_price("1000000.01").is_err());
-        assert_eq!(
-            Money::parse_price("1000000"),
-            Ok(Money::from_cents(100_000_000))
-        );
+        let price = |raw| Money::parse(raw).and_then(Price::new).map(Price::money);
+        assert!(price("0").is_err());
+        assert!(price("0.00").is_err());
+        assert!(price("1000000.01").is_err());
+        assert_eq!(price("1000000"), Ok(Money::from_cents(100_000_000)));
     }
 
     #[test]
@@ -143,7 +145,7 @@ mod tests {
     mod properties {
         use proptest::prelude::*;
 
-        use super::super::{MAX_PRICE_CENTS, Money};
+        use super::super::{MAX_PRICE_CENTS, Money, Price};
 
         /// The largest amount `Money::parse` takes: twelve integer digits and two fraction digits.
         const MAX_CENTS: i64 = 99_999_999_999_999;
@@ -211,7 +213,7 @@ mod tests {
             #[test]
             fn prices_are_exactly_the_amounts_from_a_cent_to_the_maximum(cents in 0..=MAX_CENTS) {
                 let valid = (1..=MAX_PRICE_CENTS).contains(&cents);
-                prop_assert_eq!(Money::from_cents(cents).as_price().is_ok(), valid);
+                prop_assert_eq!(Price::new(Money::from_cents(cents)).is_ok(), valid);
             }
         }
     }

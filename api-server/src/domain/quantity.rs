@@ -22,6 +22,15 @@ impl Quantity {
     }
 }
 
+/// Decoding a stored quantity (see the `orders_quantity_check` constraint).
+impl TryFrom<i32> for Quantity {
+    type Error = String;
+
+    fn try_from(n: i32) -> Result<Self, Self::Error> {
+        Self::new(i64::from(n)).map_err(|why| format!("{n} {why}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Quantity;

@@ -17,13 +17,14 @@ use poem::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use poem::middleware::{Cors, CorsEndpoint};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
-use super::observe::REQUEST_ID_HEADER;
 use super::problem::Problem;
+use super::request_id::REQUEST_ID_HEADER;
 
 /// How long a browser may cache a preflight answer, in seconds.
 const PREFLIGHT_MAX_AGE: i32 = 3600;
 
 /// The middleware; see the module documentation.
+#[derive(Clone)]
 pub struct CorsPolicy {
     origins: Vec<HeaderValue>,
 }

@@ -2,7 +2,7 @@
 //!
 //! poem answers a method that a known path does not serve with a bare 405 error that says
 //! nothing about the path, so the edge cannot tell which methods to list. Instead, the
-//! composed API is served through [`WithAllow`], which gives every path an endpoint for
+//! composed API is served through [`Served`], which gives every path an endpoint for
 //! each method it lacks: a `method_not_allowed` problem whose `Allow` lists exactly what
 //! the path serves.
 
@@ -15,12 +15,13 @@ use poem_openapi::OpenApi;
 use poem_openapi::registry::{MetaApi, Registry};
 
 use super::Problem;
+use super::edge::Edge;
 
 /// What `OpenApi::add_routes` fills: path → method → endpoint.
 pub type RouteTable = HashMap<String, HashMap<Method, BoxEndpoint<'static>>>;
 
 /// The methods of RFC 9110.
-pub const STANDARD: [Method; 9] = [
+pub static STANDARD: [Method; 9] = [
     Method::GET,
     Method::HEAD,
     Method::POST,
@@ -37,7 +38,8 @@ pub const STANDARD: [Method; 9] = [
 /// serves it from GET, wherever GET exists.
 fn methods() -> impl Iterator<Item = Method> {
     STANDARD
-        .into_iter()
+        .iter()
+        .cloned()
         .chain(Method::from_bytes(b"QUERY").ok())
 }
 
@@ -59,11 +61,16 @@ pub fn allow_value<'a>(served: impl IntoIterator<Item = &'a Method>) -> String {
 }
 
 /// Adds the routes of `api` to `table`, each path completed with 405 answers that carry
-/// `Allow`.
-pub fn add_routes_with_allow<T: OpenApi>(api: T, table: &mut RouteTable) {
+/// `Allow`, and every endpoint wrapped in the layers of `edge`.
+fn add_routes_with_allow<T: OpenApi>(api: T, edge: &Edge, table: &mut RouteTable) {
+    let templates = templates::<T>();
     let mut own = RouteTable::new();
     api.add_routes(&mut own);
     for (path, mut served) in own {
+        let template = templates
+            .get(&path)
+            .cloned()
+            .unwrap_or_else(|| path.clone());
         let allow = allow_value(served.keys());
         let missing: Vec<Method> = methods()
             .filter(|m| !served.contains_key(m))
@@ -72,8 +79,39 @@ pub fn add_routes_with_allow<T: OpenApi>(api: T, table: &mut RouteTable) {
         for method in missing {
             served.insert(method, not_allowed(allow.clone()));
         }
+        let served = served
+            .into_iter()
+            .map(|(method, endpoint)| (method, edge.around(&template, endpoint)));
         table.entry(path).or_default().extend(served);
     }
+}
+
+/// The route template of each path of `T`'s route table: poem-openapi names path
+/// parameters by position in its routes (`/api/v1/books/:param0`), the spec by name
+/// (`/api/v1/books/{id}`); the template takes the names, in poem's form
+/// (`/api/v1/books/:id`).
+fn templates<T: OpenApi>() -> HashMap<String, String> {
+    T::meta()
+        .into_iter()
+        .flat_map(|api| api.paths)
+        .map(|path| {
+            let (mut key, mut template, mut params) = (String::new(), String::new(), 0);
+            for segment in path.path.split('/').filter(|s| !s.is_empty()) {
+                match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(name) => {
+                        key.push_str(&format!("/:param{params}"));
+                        template.push_str(&format!("/:{name}"));
+                        params += 1;
+                    }
+                    None => {
+                        key.push_str(&format!("/{segment}"));
+                        template.push_str(&format!("/{segment}"));
+                    }
+                }
+            }
+            (key, template)
+        })
+        .collect()
 }
 
 /// An endpoint that answers 405 with `allow` as the `Allow` header.
@@ -95,11 +133,15 @@ pub fn method_not_allowed(allow: &str) -> Response {
     resp
 }
 
-/// The composed API, served with [`add_routes_with_allow`]: the spec is the API's own,
-/// every path also answers the methods it lacks with 405 and `Allow`.
-pub struct WithAllow<T>(pub T);
+/// The composed API as it is served: the spec is the API's own; every path also answers
+/// the methods it lacks with 405 and `Allow`, and every endpoint has the [`Edge`] layers
+/// around it.
+pub struct Served<T> {
+    pub api: T,
+    pub edge: Edge,
+}
 
-impl<T: OpenApi> OpenApi for WithAllow<T> {
+impl<T: OpenApi> OpenApi for Served<T> {
     fn meta() -> Vec<MetaApi> {
         T::meta()
     }
@@ -109,7 +151,7 @@ impl<T: OpenApi> OpenApi for WithAllow<T> {
     }
 
     fn add_routes(self, table: &mut RouteTable) {
-        add_routes_with_allow(self.0, table);
+        add_routes_with_allow(self.api, &self.edge, table);
     }
 }
 

@@ -1,19 +1,19 @@
 //! The HTTP edge shared by every resource: the problem body, declared error statuses,
-//! bearer authentication, pagination and the wire forms of domain types; and around
-//! them request ids, request logs and metrics, security headers and CORS.
+//! pagination and the wire forms of domain types; and around them request ids, request
+//! logs and metrics, security headers, CORS and limits.
 
-pub mod auth;
 pub mod cors;
+pub mod edge;
 pub mod limits;
 pub mod methods;
 pub mod observe;
 pub mod page;
 pub mod problem;
+pub mod request_id;
 pub mod responses;
 pub mod security;
 pub mod types;
 
-pub use auth::BearerAuth;
 pub use problem::{ApiError, ApiResult, Problem};
 pub use responses::{Created, NoContent};
 

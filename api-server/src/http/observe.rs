@@ -8,106 +8,37 @@
 //! request has it; and, once answered, logs one line (method, route template, status,
 //! latency) and records the request in [`Metrics`]. It logs no header, body or query, so
 //! neither credentials nor tokens can reach the log through it.
+//!
+//! The route template is the one poem's router matched: the endpoint it matched leaves
+//! it on the answer as a [`RouteTemplate`] (see `http::edge`). Everything that may answer
+//! without running the operation (the body and time limits, CORS preflights) runs inside
+//! the router for that reason, so that such answers are counted under their route too.
 
-use std::collections::BTreeSet;
+use std::fmt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use poem::endpoint::make_sync;
-use poem::http::{HeaderValue, Uri};
-use poem::{Endpoint, IntoResponse, Middleware, PathPattern, Request, Response, Route};
-use poem_openapi::OpenApi;
+use poem::http::{Method, Uri};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use tracing::Instrument;
-use uuid::Uuid;
 
+use super::edge::RouteTemplate;
+use super::methods::STANDARD;
 use super::problem::error_response;
+use super::request_id::{REQUEST_ID_HEADER, RequestId};
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
-
-/// The header that carries the request id, both ways.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
-
-/// The longest request id taken from a client.
-const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// The longest raw path logged for a request that matches no route.
 const MAX_LOGGED_PATH_LEN: usize = 256;
 
-/// The id of one request, safe to log and to send back as a header.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(HeaderValue);
-
-impl RequestId {
-    /// The client's id when it is 1 to 128 visible ASCII characters, a new UUID v7
-    /// otherwise.
-    pub fn from_header(sent: Option<&HeaderValue>) -> Self {
-        sent.filter(|value| {
-            let bytes = value.as_bytes();
-            (1..=MAX_REQUEST_ID_LEN).contains(&bytes.len())
-                && bytes.iter().all(u8::is_ascii_graphic)
-        })
-        .cloned()
-        .map_or_else(Self::generate, Self)
-    }
-
-    fn generate() -> Self {
-        let id = Uuid::now_v7().hyphenated().to_string();
-        Self(HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("invalid")))
-    }
-
-    pub fn as_str(&self) -> &str {
-        // Only visible ASCII gets in, so this never falls back.
-        self.0.to_str().unwrap_or_default()
-    }
-}
-
-/// Finds the route template of a path with poem's own router, before the request is
-/// served: the template is then known even for a request that never reaches its route
-/// (a body refused as too large, a request cut off by the timeout, a CORS preflight).
-pub struct RouteTemplates(Route);
-
-impl RouteTemplates {
-    /// The templates of every operation of `T`, in poem's form (`/api/v1/books/:id`).
-    pub fn of<T: OpenApi>() -> Self {
-        let paths: BTreeSet<String> = T::meta()
-            .into_iter()
-            .flat_map(|api| api.paths)
-            .map(|path| path.path.replace('{', ":").replace('}', ""))
-            .collect();
-        paths.iter().fold(Self(Route::new()), |t, path| t.at(path))
-    }
-
-    /// Adds a route served at exactly `path`.
-    pub fn at(self, path: &str) -> Self {
-        Self(self.0.at(path, make_sync(|_| ())))
-    }
-
-    /// Adds the routes nested under `prefix`, all reported as `prefix`.
-    pub fn nest(self, prefix: &str) -> Self {
-        Self(self.0.nest(prefix, make_sync(|_| ())))
-    }
-
-    /// The template `uri` matches, if any.
-    pub async fn template(&self, uri: &Uri) -> Option<Arc<str>> {
-        let probe = Request::builder().uri(uri.clone()).finish();
-        let answer = self.0.call(probe).await.ok()?;
-        answer
-            .data::<PathPattern>()
-            .map(|pattern| pattern.0.clone())
-    }
-}
-
 /// The middleware; see the module documentation.
 pub struct Observe {
     metrics: Metrics,
-    routes: Arc<RouteTemplates>,
 }
 
 impl Observe {
-    pub fn new(metrics: Metrics, routes: RouteTemplates) -> Self {
-        Self {
-            metrics,
-            routes: Arc::new(routes),
-        }
+    pub fn new(metrics: Metrics) -> Self {
+        Self { metrics }
     }
 }
 
@@ -118,7 +49,6 @@ impl<E: Endpoint> Middleware<E> for Observe {
         ObserveEndpoint {
             inner,
             metrics: self.metrics.clone(),
-            routes: Arc::clone(&self.routes),
         }
     }
 }
@@ -126,7 +56,6 @@ impl<E: Endpoint> Middleware<E> for Observe {
 pub struct ObserveEndpoint<E> {
     inner: E,
     metrics: Metrics,
-    routes: Arc<RouteTemplates>,
 }
 
 impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
@@ -135,9 +64,8 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let started = Instant::now();
         let id = RequestId::from_header(req.headers().get(REQUEST_ID_HEADER));
-        let method = req.method().clone();
-        let template = self.routes.template(req.uri()).await;
-        let path = (template.is_none()).then(|| logged_path(req.uri().path()));
+        let method = method_label(req.method());
+        let uri = req.uri().clone();
         let span = tracing::info_span!("request", request_id = %id.as_str());
         async move {
             let mut resp = match self.inner.call(req).await {
@@ -146,16 +74,20 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             };
             let status = resp.status();
             let elapsed = started.elapsed();
+            let template = resp
+                .data::<RouteTemplate>()
+                .map(|route| Arc::clone(&route.0));
             let route = template.as_deref().unwrap_or(UNMATCHED_ROUTE);
-            self.metrics.record(&method, route, status, elapsed);
+            self.metrics.record(method, route, status.as_str(), elapsed);
             tracing::info!(
-                method = %method,
-                route = %path.as_deref().unwrap_or(route),
+                method,
+                route = %LoggedRoute { template: template.as_deref(), uri: &uri },
                 status = status.as_u16(),
                 latency_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3,
                 "answered"
             );
-            resp.headers_mut().insert(REQUEST_ID_HEADER, id.0);
+            resp.headers_mut()
+                .insert(REQUEST_ID_HEADER, id.into_header());
             Ok(resp)
         }
         .instrument(span)
@@ -163,65 +95,45 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
     }
 }
 
-/// The raw path of an unmatched request, cut to a sane length: anyone can send any path.
-fn logged_path(path: &str) -> String {
-    match path.char_indices().nth(MAX_LOGGED_PATH_LEN) {
-        Some((end, _)) => format!("{}…", &path[..end]),
-        None => path.to_owned(),
+/// The method as a label: the standard methods by name, any other as `OTHER`, so that
+/// clients cannot create series at will.
+fn method_label(method: &Method) -> &'static str {
+    STANDARD
+        .iter()
+        .find(|standard| *standard == method)
+        .map_or("OTHER", Method::as_str)
+}
+
+/// The route of a request in its log line: the template it matched, else its raw path,
+/// cut to a sane length (anyone can send any path). Written only if the line is.
+struct LoggedRoute<'a> {
+    template: Option<&'a str>,
+    uri: &'a Uri,
+}
+
+impl fmt::Display for LoggedRoute<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(template) = self.template {
+            return f.write_str(template);
+        }
+        let path = self.uri.path();
+        match path.char_indices().nth(MAX_LOGGED_PATH_LEN) {
+            Some((end, _)) => write!(f, "{}…", &path[..end]),
+            None => f.write_str(path),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use poem::http::HeaderValue;
+    use poem::http::Method;
 
-    use super::{RequestId, RouteTemplates};
-
-    #[test]
-    fn a_sane_request_id_is_kept() {
-        let sent = HeaderValue::from_static("req-42:abc/DEF");
-        assert_eq!(
-            RequestId::from_header(Some(&sent)).as_str(),
-            "req-42:abc/DEF"
-        );
-    }
+    use super::method_label;
 
     #[test]
-    fn a_missing_empty_long_or_odd_request_id_is_replaced_by_a_uuid() {
-        let long = "x".repeat(129);
-        let sent = [
-            None,
-            Some(HeaderValue::from_static("")),
-            Some(HeaderValue::from_static("has space")),
-            HeaderValue::from_str(&long).ok(),
-            HeaderValue::from_bytes("caf\u{e9}".as_bytes()).ok(),
-        ];
-        for value in sent {
-            let id = RequestId::from_header(value.as_ref());
-            let uuid = uuid::Uuid::parse_str(id.as_str()).expect("a generated UUID");
-            assert_eq!(uuid.get_version_num(), 7, "{value:?}");
-        }
-    }
-
-    #[tokio::test]
-    async fn paths_resolve_to_their_route_template() {
-        let routes = RouteTemplates::of::<()>()
-            .at("/api/v1/books/:id")
-            .at("/api/v1/books")
-            .nest("/docs");
-        let template = |uri: &'static str| {
-            let routes = &routes;
-            async move { routes.template(&uri.parse().expect("a URI")).await }
-        };
-        assert_eq!(
-            template("/api/v1/books/0193?x=1").await.as_deref(),
-            Some("/api/v1/books/:id")
-        );
-        assert_eq!(
-            template("/api/v1/books").await.as_deref(),
-            Some("/api/v1/books")
-        );
-        assert_eq!(template("/docs/x.html").await.as_deref(), Some("/docs"));
-        assert_eq!(template("/nowhere").await, None);
+    fn unknown_methods_share_one_label() {
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let custom = Method::from_bytes(b"BREW").unwrap_or_default();
+        assert_eq!(method_label(&custom), "OTHER");
     }
 }

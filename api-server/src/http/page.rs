@@ -1,24 +1,106 @@
-//! Pagination: the `limit`/`offset` query parameters and the page envelope.
+//! Pagination: the `limit` and `offset` query parameters and the page envelope.
+//!
+//! [`Limit`] and [`Offset`] are parameter types that state their range in the spec and
+//! check it while the request is parsed, so that a handler only ever sees a valid
+//! [`PageRequest`].
+
+use std::borrow::Cow;
+
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
+use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, ToJSON, Type};
+use serde_json::Value;
 
 use crate::domain::PageRequest;
 
-/// Items per page when the client does not say.
-pub const DEFAULT_LIMIT: i64 = 20;
-/// The largest page a client may ask for.
-pub const MAX_LIMIT: i64 = 100;
+/// `limit`: items per page, 1 to 100, 20 when not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(u64);
 
-pub fn default_limit() -> i64 {
-    DEFAULT_LIMIT
+/// `offset`: items to skip, 0 when not given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Offset(u64);
+
+impl Limit {
+    pub const DEFAULT: u64 = 20;
+    pub const MAX: u64 = 100;
 }
 
-/// The validated `limit` and `offset` of a list request. poem-openapi's validators have
-/// already rejected values out of range, so the conversions cannot fail.
-pub fn page_request(limit: i64, offset: i64) -> PageRequest {
-    PageRequest {
-        limit: u64::try_from(limit.clamp(1, MAX_LIMIT)).unwrap_or(20),
-        offset: u64::try_from(offset).unwrap_or(0),
+impl Default for Limit {
+    fn default() -> Self {
+        Self(Self::DEFAULT)
     }
 }
+
+/// The page a request asks for.
+pub fn page_request(limit: Limit, offset: Offset) -> PageRequest {
+    PageRequest {
+        limit: limit.0,
+        offset: offset.0,
+    }
+}
+
+/// Implements the parameter traits of a `u64` newtype whose values are `min..=max`.
+macro_rules! bounded_integer {
+    ($ty:ident, $min:expr, $max:expr) => {
+        impl Type for $ty {
+            const IS_REQUIRED: bool = true;
+            type RawValueType = Self;
+            type RawElementValueType = Self;
+
+            fn name() -> Cow<'static, str> {
+                "integer_int64".into()
+            }
+
+            fn schema_ref() -> MetaSchemaRef {
+                let (min, max): (u64, Option<u64>) = ($min, $max);
+                MetaSchemaRef::Inline(Box::new(MetaSchema {
+                    minimum: Some(min as f64),
+                    maximum: max.map(|max| max as f64),
+                    ..MetaSchema::new_with_format("integer", "int64")
+                }))
+            }
+
+            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+                Some(self)
+            }
+
+            fn raw_element_iter<'a>(
+                &'a self,
+            ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+                Box::new(self.as_raw_value().into_iter())
+            }
+        }
+
+        impl ParseFromParameter for $ty {
+            fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+                parse_bounded(value, $min, $max)
+                    .map(Self)
+                    .map_err(ParseError::custom)
+            }
+        }
+
+        impl ToJSON for $ty {
+            fn to_json(&self) -> Option<Value> {
+                Some(Value::from(self.0))
+            }
+        }
+    };
+}
+
+/// An integer parameter of `min..=max` (no upper bound when `max` is `None`).
+fn parse_bounded(value: &str, min: u64, max: Option<u64>) -> Result<u64, String> {
+    let number: i64 = value.parse().map_err(|err| format!("{err}"))?;
+    match u64::try_from(number) {
+        Ok(n) if n >= min && max.is_none_or(|max| n <= max) => Ok(n),
+        _ => Err(match max {
+            Some(max) => format!("must be between {min} and {max}"),
+            None => format!("must be at least {min}"),
+        }),
+    }
+}
+
+bounded_integer!(Limit, 1, Some(Limit::MAX));
+bounded_integer!(Offset, 0, None);
 
 /// Declares a page envelope `$name { items: [$item], total, limit, offset }`.
 macro_rules! page_of {
@@ -56,31 +138,32 @@ mod tests {
     use poem_openapi::types::ParseFromParameter;
     use proptest::prelude::*;
 
-    use super::{DEFAULT_LIMIT, MAX_LIMIT, page_request};
+    use super::{Limit, Offset, page_request};
 
     proptest! {
         #[test]
-        fn a_page_request_is_always_in_range(limit in any::<i64>(), offset in any::<i64>()) {
-            let page = page_request(limit, offset);
-            prop_assert!((1..=MAX_LIMIT as u64).contains(&page.limit));
-            prop_assert!(i64::try_from(page.offset).is_ok());
+        fn a_limit_is_accepted_exactly_from_one_to_the_maximum(raw in any::<i64>()) {
+            let parsed = Limit::parse_from_parameter(&raw.to_string()).ok();
+            let valid = (1..=Limit::MAX as i64).contains(&raw);
+            prop_assert_eq!(parsed.map(|l| page_request(l, Offset::default()).limit), valid.then_some(raw as u64));
         }
 
         #[test]
-        fn values_in_range_are_kept_as_given(limit in 1..=MAX_LIMIT, offset in 0..=i64::MAX) {
-            let page = page_request(limit, offset);
-            prop_assert_eq!((page.limit, page.offset), (limit as u64, offset as u64));
+        fn any_offset_from_zero_is_accepted(raw in any::<i64>()) {
+            let parsed = Offset::parse_from_parameter(&raw.to_string()).ok();
+            prop_assert_eq!(parsed.map(|o| page_request(Limit::default(), o).offset), u64::try_from(raw).ok());
         }
 
         #[test]
         fn paging_parameters_are_read_as_plain_integers(raw in "[-+0-9a-z.]{0,24}|.{0,8}") {
-            let parsed = i64::parse_from_parameter(&raw).ok();
-            prop_assert_eq!(parsed, raw.parse::<i64>().ok());
+            let parsed = Offset::parse_from_parameter(&raw).ok();
+            let expected = raw.parse::<i64>().ok().and_then(|n| u64::try_from(n).ok());
+            prop_assert_eq!(parsed.map(|o| page_request(Limit::default(), o).offset), expected);
         }
     }
 
     #[test]
     fn the_default_limit_is_in_range() {
-        assert!((1..=MAX_LIMIT).contains(&DEFAULT_LIMIT));
+        assert!((1..=Limit::MAX).contains(&Limit::default().0));
     }
 }

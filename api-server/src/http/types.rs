@@ -9,7 +9,7 @@ use poem_openapi::types::{
 };
 use serde_json::Value;
 
-use crate::domain::Money;
+use crate::domain::{Money, OrderStatus, Quantity};
 
 /// Money travels as a decimal string with two fraction digits (`"12.50"`); as a query
 /// parameter it is the same decimal text. Request bodies take [`MoneyInput`], which also
@@ -146,6 +146,115 @@ impl ToJSON for MoneyInput {
     }
 }
 
+/// An order's status travels as its lower-case name (`"pending"`), one of a closed set.
+impl Type for OrderStatus {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "OrderStatus".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Reference(Self::name().into_owned())
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        registry.create_schema::<Self, _>(Self::name().into_owned(), |_| MetaSchema {
+            description: Some(
+                "Where an order stands: `pending → paid | cancelled`, `paid → shipped | cancelled`,\n`shipped → delivered`.",
+            ),
+            enum_items: OrderStatus::ALL
+                .iter()
+                .map(|status| Value::from(status.as_str()))
+                .collect(),
+            ..MetaSchema::new("string")
+        });
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for OrderStatus {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::String(name) => Self::parse_from_parameter(&name),
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ParseFromParameter for OrderStatus {
+    fn parse_from_parameter(value: &str) -> ParseResult<Self> {
+        value.parse().map_err(|_| {
+            let names: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
+            ParseError::custom(format!("must be one of: {}", names.join(", ")))
+        })
+    }
+}
+
+impl ToJSON for OrderStatus {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::from(self.as_str()))
+    }
+}
+
+/// How many copies an order asks for: an integer from 1 to 1000.
+impl Type for Quantity {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "integer_int32".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            minimum: Some(Quantity::MIN as f64),
+            maximum: Some(Quantity::MAX as f64),
+            ..MetaSchema::new_with_format("integer", "int32")
+        }))
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for Quantity {
+    fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
+        match value.unwrap_or_default() {
+            Value::Number(number) => match number.as_i64() {
+                Some(n) => Quantity::new(n).map_err(ParseError::custom),
+                None => Err(ParseError::custom("must be a whole number")),
+            },
+            other => Err(ParseError::expected_type(other)),
+        }
+    }
+}
+
+impl ToJSON for Quantity {
+    fn to_json(&self) -> Option<Value> {
+        Some(Value::from(self.get()))
+    }
+}
+
 /// A calendar date, `YYYY-MM-DD` (OpenAPI `format: date`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Date(pub NaiveDate);
@@ -255,12 +364,12 @@ pub fn patch<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
     }
 }
 
-/// Text in a request body: a JSON string and nothing else. poem-openapi's `String`
+/// A string in a request body: a JSON string and nothing else. poem-openapi's `String`
 /// also takes numbers and booleans (storing `1` as `"1"`), which `type: string` forbids.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text(pub String);
+pub struct StrictString(pub String);
 
-impl Type for Text {
+impl Type for StrictString {
     const IS_REQUIRED: bool = true;
     type RawValueType = Self;
     type RawElementValueType = Self;
@@ -284,7 +393,7 @@ impl Type for Text {
     }
 }
 
-impl ParseFromJSON for Text {
+impl ParseFromJSON for StrictString {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value.unwrap_or_default() {
             Value::String(text) => Ok(Self(text)),
@@ -293,7 +402,7 @@ impl ParseFromJSON for Text {
     }
 }
 
-impl ToJSON for Text {
+impl ToJSON for StrictString {
     fn to_json(&self) -> Option<Value> {
         Some(Value::String(self.0.clone()))
     }
@@ -306,8 +415,8 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    use super::{Date, MoneyInput, Text};
-    use crate::domain::Money;
+    use super::{Date, MoneyInput, StrictString};
+    use crate::domain::{Money, OrderStatus, Quantity};
 
     /// The largest amount `Money::parse` takes, in cents.
     const MAX_CENTS: i64 = 99_999_999_999_999;
@@ -341,6 +450,37 @@ mod tests {
     }
 
     #[test]
+    fn an_order_status_is_one_of_its_names_and_says_which_when_not() {
+        assert_eq!(
+            OrderStatus::parse_from_json(Some(json!("paid"))).ok(),
+            Some(OrderStatus::Paid)
+        );
+        let refused = OrderStatus::parse_from_parameter("lost").map_err(|e| e.into_message());
+        assert!(
+            refused.as_ref().is_err_and(|message| message
+                .ends_with("must be one of: pending, paid, shipped, delivered, cancelled")),
+            "{refused:?}"
+        );
+        assert!(OrderStatus::parse_from_json(Some(json!(1))).is_err());
+    }
+
+    #[test]
+    fn a_quantity_is_a_whole_number_from_one_to_a_thousand() {
+        let quantity = |v: Value| Quantity::parse_from_json(Some(v)).ok().map(Quantity::get);
+        assert_eq!(quantity(json!(1)), Some(1));
+        assert_eq!(quantity(json!(1000)), Some(1000));
+        for refused in [
+            json!(0),
+            json!(1001),
+            json!(2.5),
+            json!("2"),
+            json!(u64::MAX),
+        ] {
+            assert_eq!(quantity(refused.clone()), None, "{refused}");
+        }
+    }
+
+    #[test]
     fn money_reads_strings_and_money_input_also_numbers() {
         assert_eq!(money(json!("12.5")), Some(Money::from_cents(1250)));
         assert_eq!(money(json!(12.5)), None);
@@ -363,7 +503,7 @@ mod tests {
             let _ = Money::parse_from_json(Some(value.clone()));
             let _ = MoneyInput::parse_from_json(Some(value.clone()));
             let _ = Date::parse_from_json(Some(value.clone()));
-            let _ = Text::parse_from_json(Some(value));
+            let _ = StrictString::parse_from_json(Some(value));
         }
 
         #[test]
@@ -423,10 +563,10 @@ mod tests {
 
         #[test]
         fn text_is_any_json_string_and_only_strings(value in json_value()) {
-            let parsed = Text::parse_from_json(Some(value.clone())).ok();
+            let parsed = StrictString::parse_from_json(Some(value.clone())).ok();
             match value {
                 Value::String(s) => {
-                    prop_assert_eq!(parsed.clone(), Some(Text(s.clone())));
+                    prop_assert_eq!(parsed.clone(), Some(StrictString(s.clone())));
                     prop_assert_eq!(parsed.and_then(|t| t.to_json()), Some(Value::String(s)));
                 }
                 _ => prop_assert_eq!(parsed, None),

@@ -5,16 +5,16 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use uuid::Uuid;
 
-use super::schema::{Order, OrderCreate, OrderPage, OrderStatus, OrderStatusUpdate};
 use super::service::OrderService;
-use crate::auth::Authenticator;
-use crate::http::page::{default_limit, page_request};
+use super::wire::{Order, OrderCreate, OrderPage, OrderStatusUpdate};
+use crate::domain::OrderStatus;
+use crate::http::page::{Limit, Offset, page_request};
 use crate::http::problem::{CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, UNPROCESSABLE};
-use crate::http::{ApiResult, ApiTags, BearerAuth, Created, NoContent};
+use crate::http::{ApiResult, ApiTags, Created, NoContent};
+use crate::users::BearerAuth;
 
 pub struct OrdersApi {
     pub orders: OrderService,
-    pub auth: Authenticator,
 }
 
 #[OpenApi(prefix_path = "/api/v1/orders", tag = "ApiTags::Orders")]
@@ -27,11 +27,7 @@ impl OrdersApi {
         auth: BearerAuth,
         body: Json<OrderCreate>,
     ) -> ApiResult<Created<Order>, { UNAUTHORIZED | UNPROCESSABLE }> {
-        let caller = self.auth.authenticate(auth.token()).await?;
-        let order = self
-            .orders
-            .place(&caller, body.0.book_id, body.0.quantity.into())
-            .await?;
+        let order = self.orders.place(&auth.0, body.0.into()).await?;
         Ok(Created::Ok(Json(order.into())))
     }
 
@@ -43,20 +39,15 @@ impl OrdersApi {
         /// Only orders in this status.
         status: Query<Option<OrderStatus>>,
         /// Items per page.
-        #[oai(
-            default = "default_limit",
-            validator(minimum(value = "1"), maximum(value = "100"))
-        )]
-        limit: Query<i64>,
+        #[oai(default)]
+        limit: Query<Limit>,
         /// Items to skip.
-        #[oai(default, validator(minimum(value = "0")))]
-        offset: Query<i64>,
+        #[oai(default)]
+        offset: Query<Offset>,
     ) -> ApiResult<Json<OrderPage>, { UNAUTHORIZED | UNPROCESSABLE }> {
-        let caller = self.auth.authenticate(auth.token()).await?;
-        let status = status.0.map(Into::into);
         let page = self
             .orders
-            .list(&caller, status, page_request(limit.0, offset.0))
+            .list(&auth.0, status.0, page_request(limit.0, offset.0))
             .await?;
         Ok(Json(page.into()))
     }
@@ -68,8 +59,7 @@ impl OrdersApi {
         auth: BearerAuth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Order>, { UNAUTHORIZED | NOT_FOUND | UNPROCESSABLE }> {
-        let caller = self.auth.authenticate(auth.token()).await?;
-        Ok(Json(self.orders.get(&caller, id.0).await?.into()))
+        Ok(Json(self.orders.get(&auth.0, id.0).await?.into()))
     }
 
     /// Move an order along its life cycle. Customers may only cancel their own orders;
@@ -82,10 +72,9 @@ impl OrdersApi {
         body: Json<OrderStatusUpdate>,
     ) -> ApiResult<Json<Order>, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>
     {
-        let caller = self.auth.authenticate(auth.token()).await?;
         let order = self
             .orders
-            .change_status(&caller, id.0, body.0.status.into())
+            .change_status(&auth.0, id.0, body.0.status)
             .await?;
         Ok(Json(order.into()))
     }
@@ -97,8 +86,7 @@ impl OrdersApi {
         auth: BearerAuth,
         id: Path<Uuid>,
     ) -> ApiResult<NoContent, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE }> {
-        let caller = self.auth.authenticate(auth.token()).await?;
-        self.orders.delete(&caller, id.0).await?;
+        self.orders.delete(&auth.0, id.0).await?;
         Ok(NoContent::Done)
     }
 }

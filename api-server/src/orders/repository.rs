@@ -4,12 +4,13 @@ use chrono::{DateTime, Utc};
 use sea_query::{Condition, Expr, ExprTrait, Iden, Query, SelectStatement};
 use uuid::Uuid;
 
-use crate::books::repository::Books;
-use crate::db::{Db, DbError, Listing};
-use crate::domain::{OrderStatus, Page, PageRequest, Quantity};
+use super::model::{NewOrder, Order, OrderFilter};
+use crate::db::{Db, Listing};
+use crate::domain::{Money, OrderStatus, Page, PageRequest, Quantity};
+use crate::error::AppError;
 
 #[derive(Iden, Clone, Copy)]
-pub enum Orders {
+enum Orders {
     Table,
     Id,
     UserId,
@@ -19,6 +20,14 @@ pub enum Orders {
     Status,
     CreatedAt,
     UpdatedAt,
+}
+
+/// The columns of `books` an order is priced from.
+#[derive(Iden, Clone, Copy)]
+enum Books {
+    Table,
+    Id,
+    PriceCents,
 }
 
 const COLUMNS: [Orders; 8] = [
@@ -33,25 +42,33 @@ const COLUMNS: [Orders; 8] = [
 ];
 
 /// A row of `orders`.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct OrderRecord {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub book_id: Uuid,
-    pub quantity: i32,
-    pub total_amount_cents: i64,
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    id: Uuid,
+    user_id: Uuid,
+    book_id: Uuid,
+    #[sqlx(try_from = "i32")]
+    quantity: Quantity,
+    total_amount_cents: i64,
     #[sqlx(try_from = "String")]
-    pub status: OrderStatus,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    status: OrderStatus,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
-/// Which orders to list.
-#[derive(Debug, Default)]
-pub struct OrderFilter {
-    /// Only this user's orders.
-    pub user_id: Option<Uuid>,
-    pub status: Option<OrderStatus>,
+impl From<OrderRow> for Order {
+    fn from(row: OrderRow) -> Self {
+        Self {
+            id: row.id,
+            user_id: row.user_id,
+            book_id: row.book_id,
+            quantity: row.quantity,
+            total_amount: Money::from_cents(row.total_amount_cents),
+            status: row.status,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -64,28 +81,25 @@ impl OrderRepository {
         Self { db }
     }
 
-    /// Places an order for `quantity` copies of `book_id` at the book's current price,
-    /// computed by the database in the same statement:
+    /// Places an order for `user_id` at the book's current price, computed by the
+    /// database in the same statement:
     /// `INSERT INTO orders (…) SELECT …, price_cents * quantity … FROM books WHERE id = …`.
-    /// `None` when the book does not exist.
-    pub async fn insert(
-        &self,
-        user_id: Uuid,
-        book_id: Uuid,
-        quantity: Quantity,
-    ) -> Result<Option<OrderRecord>, DbError> {
+    /// A book that does not exist, or is deleted meanwhile (`orders_book_id_fkey`), is
+    /// invalid input.
+    pub async fn insert(&self, user_id: Uuid, order: NewOrder) -> Result<Order, AppError> {
         let now = Utc::now();
+        let quantity = order.quantity.get();
         let source = Query::select()
             .expr(Expr::val(Uuid::now_v7()))
             .expr(Expr::val(user_id))
             .column(Books::Id)
-            .expr(Expr::val(quantity.get()))
-            .expr(Expr::col(Books::PriceCents).mul(i64::from(quantity.get())))
+            .expr(Expr::val(quantity))
+            .expr(Expr::col(Books::PriceCents).mul(i64::from(quantity)))
             .expr(Expr::val(OrderStatus::Pending.as_str()))
             .expr(Expr::val(now))
             .expr(Expr::val(now))
             .from(Books::Table)
-            .and_where(Expr::col(Books::Id).eq(book_id))
+            .and_where(Expr::col(Books::Id).eq(order.book_id))
             .to_owned();
         let stmt = Query::insert()
             .into_table(Orders::Table)
@@ -93,19 +107,26 @@ impl OrderRepository {
             .select_from(source)?
             .returning_all()
             .to_owned();
-        self.db.fetch_optional(&stmt).await
+        let missing_book = || AppError::invalid("book_id", "does not refer to an existing book");
+        match self.db.fetch_optional::<OrderRow>(&stmt).await {
+            Ok(Some(row)) => Ok(row.into()),
+            Ok(None) => Err(missing_book()),
+            Err(err) if err.constraint() == Some("orders_book_id_fkey") => Err(missing_book()),
+            Err(err) => Err(err.into()),
+        }
     }
 
-    pub async fn find(&self, id: Uuid) -> Result<Option<OrderRecord>, DbError> {
+    pub async fn find(&self, id: Uuid) -> Result<Option<Order>, AppError> {
         let stmt = select().and_where(Expr::col(Orders::Id).eq(id)).to_owned();
-        self.db.fetch_optional(&stmt).await
+        let row: Option<OrderRow> = self.db.fetch_optional(&stmt).await?;
+        Ok(row.map(Into::into))
     }
 
     pub async fn list(
         &self,
         filter_by: OrderFilter,
         page: PageRequest,
-    ) -> Result<Page<OrderRecord>, DbError> {
+    ) -> Result<Page<Order>, AppError> {
         let mut filter = Condition::all();
         if let Some(user_id) = filter_by.user_id {
             filter = filter.add(Expr::col(Orders::UserId).eq(user_id));
@@ -121,7 +142,8 @@ impl OrderRepository {
             id: Orders::Id,
             kept_count: None,
         };
-        self.db.fetch_page(listing, page).await
+        let page: Page<OrderRow> = self.db.fetch_page(listing, page).await?;
+        Ok(page.map(Into::into))
     }
 
     /// Moves the order from `from` to `to` if it is still in `from` (compare-and-set, so
@@ -131,7 +153,7 @@ impl OrderRepository {
         id: Uuid,
         from: OrderStatus,
         to: OrderStatus,
-    ) -> Result<Option<OrderRecord>, DbError> {
+    ) -> Result<Option<Order>, AppError> {
         let stmt = Query::update()
             .table(Orders::Table)
             .value(Orders::Status, to.as_str())
@@ -140,10 +162,11 @@ impl OrderRepository {
             .and_where(Expr::col(Orders::Status).eq(from.as_str()))
             .returning_all()
             .to_owned();
-        self.db.fetch_optional(&stmt).await
+        let row: Option<OrderRow> = self.db.fetch_optional(&stmt).await?;
+        Ok(row.map(Into::into))
     }
 
-    pub async fn delete(&self, id: Uuid) -> Result<bool, DbError> {
+    pub async fn delete(&self, id: Uuid) -> Result<bool, AppError> {
         let stmt = Query::delete()
             .from_table(Orders::Table)
             .and_where(Expr::col(Orders::Id).eq(id))

@@ -3,11 +3,11 @@
 
 use uuid::Uuid;
 
-use super::repository::{OrderFilter, OrderRecord, OrderRepository};
-use crate::auth::Caller;
-use crate::db::DbError;
-use crate::domain::{OrderStatus, Page, PageRequest, Quantity};
+use super::model::{NewOrder, Order, OrderFilter};
+use super::repository::OrderRepository;
+use crate::domain::{OrderStatus, Page, PageRequest};
 use crate::error::AppError;
+use crate::users::Caller;
 
 #[derive(Clone)]
 pub struct OrderService {
@@ -15,31 +15,18 @@ pub struct OrderService {
 }
 
 impl OrderService {
-    pub fn new(orders: OrderRepository) -> Self {
+    pub(super) fn new(orders: OrderRepository) -> Self {
         Self { orders }
     }
 
     /// Places an order for the caller at the book's current price.
-    pub async fn place(
-        &self,
-        caller: &Caller,
-        book_id: Uuid,
-        quantity: i64,
-    ) -> Result<OrderRecord, AppError> {
-        let quantity = Quantity::new(quantity).map_err(|why| AppError::invalid("quantity", why))?;
-        let missing_book = || AppError::invalid("book_id", "does not refer to an existing book");
-        match self.orders.insert(caller.id(), book_id, quantity).await {
-            Ok(Some(order)) => Ok(order),
-            Ok(None) => Err(missing_book()),
-            // The book was deleted between the lookup and the insert.
-            Err(DbError::ForeignKey(_)) => Err(missing_book()),
-            Err(other) => Err(other.into()),
-        }
+    pub async fn place(&self, caller: &Caller, order: NewOrder) -> Result<Order, AppError> {
+        self.orders.insert(caller.id(), order).await
     }
 
     /// One order, if the caller may see it. Someone else's order is "not found", so that
     /// its existence is not revealed.
-    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<OrderRecord, AppError> {
+    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<Order, AppError> {
         self.orders
             .find(id)
             .await?
@@ -53,12 +40,12 @@ impl OrderService {
         caller: &Caller,
         status: Option<OrderStatus>,
         page: PageRequest,
-    ) -> Result<Page<OrderRecord>, AppError> {
+    ) -> Result<Page<Order>, AppError> {
         let filter = OrderFilter {
             user_id: (!caller.is_admin()).then_some(caller.id()),
             status,
         };
-        Ok(self.orders.list(filter, page).await?)
+        self.orders.list(filter, page).await
     }
 
     /// Moves an order to `next`. Owners may only cancel; administrators may make any
@@ -68,7 +55,7 @@ impl OrderService {
         caller: &Caller,
         id: Uuid,
         next: OrderStatus,
-    ) -> Result<OrderRecord, AppError> {
+    ) -> Result<Order, AppError> {
         let mut order = self.get(caller, id).await?;
         if !caller.is_admin() && next != OrderStatus::Cancelled {
             return Err(AppError::forbidden(

@@ -6,20 +6,19 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use uuid::Uuid;
 
-use super::schema::{
+use super::bearer::BearerAuth;
+use super::service::UserService;
+use super::wire::{
     LoginRequest, LoginResponse, SignupRequest, TokenType, User, UserPage, UserUpdate,
 };
-use super::service::UserService;
-use crate::auth::Authenticator;
-use crate::http::page::{default_limit, page_request};
+use crate::http::page::{Limit, Offset, page_request};
 use crate::http::problem::{
     CONFLICT, FORBIDDEN, NOT_FOUND, TOO_MANY_REQUESTS, UNAUTHORIZED, UNPROCESSABLE,
 };
-use crate::http::{ApiResult, ApiTags, BearerAuth, Created, NoContent};
+use crate::http::{ApiResult, ApiTags, Created, NoContent};
 
 pub struct UsersApi {
     pub users: UserService,
-    pub auth: Authenticator,
 }
 
 #[OpenApi(prefix_path = "/api/v1/users", tag = "ApiTags::Users")]
@@ -30,7 +29,7 @@ impl UsersApi {
         &self,
         body: Json<SignupRequest>,
     ) -> ApiResult<Created<User>, { CONFLICT | UNPROCESSABLE }> {
-        let user = self.users.signup(body.0.into()).await?;
+        let user = self.users.signup(body.0.try_into()?).await?;
         Ok(Created::Ok(Json(user.into())))
     }
 
@@ -63,15 +62,14 @@ impl UsersApi {
     /// End the current session; its token stops working at once.
     #[oai(path = "/logout", method = "post", operation_id = "logout")]
     async fn logout(&self, auth: BearerAuth) -> ApiResult<NoContent, { UNAUTHORIZED }> {
-        let caller = self.auth.authenticate(auth.token()).await?;
-        self.users.logout(&caller).await?;
+        self.users.logout(&auth.0).await?;
         Ok(NoContent::Done)
     }
 
     /// The caller's own account.
     #[oai(path = "/me", method = "get", operation_id = "get_me")]
     async fn get_me(&self, auth: BearerAuth) -> ApiResult<Json<User>, { UNAUTHORIZED }> {
-        let caller = self.auth.authenticate(auth.token()).await?;
+        let caller = auth.0;
         Ok(Json(self.users.get(&caller, caller.id()).await?.into()))
     }
 
@@ -82,19 +80,17 @@ impl UsersApi {
         auth: BearerAuth,
         body: Json<UserUpdate>,
     ) -> ApiResult<Json<User>, { UNAUTHORIZED | FORBIDDEN | CONFLICT | UNPROCESSABLE }> {
-        let caller = self.auth.authenticate(auth.token()).await?;
+        let caller = auth.0;
+        let patch = body.0.try_into()?;
         Ok(Json(
-            self.users
-                .update(&caller, caller.id(), body.0.into())
-                .await?
-                .into(),
+            self.users.update(&caller, caller.id(), patch).await?.into(),
         ))
     }
 
     /// Deactivate the caller's own account and end all its sessions.
     #[oai(path = "/me", method = "delete", operation_id = "delete_me")]
     async fn delete_me(&self, auth: BearerAuth) -> ApiResult<NoContent, { UNAUTHORIZED }> {
-        let caller = self.auth.authenticate(auth.token()).await?;
+        let caller = auth.0;
         self.users.deactivate(&caller, caller.id()).await?;
         Ok(NoContent::Done)
     }
@@ -105,21 +101,14 @@ impl UsersApi {
         &self,
         auth: BearerAuth,
         /// Items per page.
-        #[oai(
-            default = "default_limit",
-            validator(minimum(value = "1"), maximum(value = "100"))
-        )]
-        limit: Query<i64>,
+        #[oai(default)]
+        limit: Query<Limit>,
         /// Items to skip.
-        #[oai(default, validator(minimum(value = "0")))]
-        offset: Query<i64>,
+        #[oai(default)]
+        offset: Query<Offset>,
     ) -> ApiResult<Json<UserPage>, { UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE }> {
-        let caller = self.auth.authenticate(auth.token()).await?;
-        let page = self
-            .users
-            .list(&caller, page_request(limit.0, offset.0))
-            .await?;
-        Ok(Json(page.into()))
+        let page = page_request(limit.0, offset.0);
+        Ok(Json(self.users.list(&auth.0, page).await?.into()))
     }
 
     /// One account: the caller's own, or any for administrators.
@@ -129,8 +118,7 @@ impl UsersApi {
         auth: BearerAuth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<User>, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE }> {
-        let caller = self.auth.authenticate(auth.token()).await?;
-        Ok(Json(self.users.get(&caller, id.0).await?.into()))
+        Ok(Json(self.users.get(&auth.0, id.0).await?.into()))
     }
 
     /// Change an account: the caller's own, or any for administrators.
@@ -145,13 +133,8 @@ impl UsersApi {
         body: Json<UserUpdate>,
     ) -> ApiResult<Json<User>, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>
     {
-        let caller = self.auth.authenticate(auth.token()).await?;
-        Ok(Json(
-            self.users
-                .update(&caller, id.0, body.0.into())
-                .await?
-                .into(),
-        ))
+        let patch = body.0.try_into()?;
+        Ok(Json(self.users.update(&auth.0, id.0, patch).await?.into()))
     }
 
     /// Deactivate an account (its order history is kept) and end all its sessions.
@@ -161,8 +144,7 @@ impl UsersApi {
         auth: BearerAuth,
         id: Path<Uuid>,
     ) -> ApiResult<NoContent, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE }> {
-        let caller = self.auth.authenticate(auth.token()).await?;
-        self.users.deactivate(&caller, id.0).await?;
+        self.users.deactivate(&auth.0, id.0).await?;
         Ok(NoContent::Done)
     }
 }

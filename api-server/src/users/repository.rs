@@ -6,11 +6,13 @@ use sea_query::{
 };
 use uuid::Uuid;
 
+use super::model::{NewUser, User, UserChanges};
 use crate::db::{Db, DbError, Listing};
 use crate::domain::{Email, Page, PageRequest};
+use crate::error::AppError;
 
 #[derive(Iden, Clone, Copy)]
-pub enum Users {
+enum Users {
     Table,
     Id,
     Email,
@@ -34,34 +36,31 @@ const COLUMNS: [Users; 8] = [
 ];
 
 /// A row of `users`.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct UserRecord {
-    pub id: Uuid,
-    pub email: String,
-    pub full_name: String,
-    pub hashed_password: String,
-    pub is_active: bool,
-    pub is_admin: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    id: Uuid,
+    email: String,
+    full_name: String,
+    hashed_password: String,
+    is_active: bool,
+    is_admin: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
 }
 
-/// A validated account to create.
-pub struct NewUser {
-    pub email: Email,
-    pub full_name: String,
-    pub hashed_password: String,
-    pub is_admin: bool,
-}
-
-/// Validated changes to an account; `None` leaves a column as it is.
-#[derive(Default)]
-pub struct UserChanges {
-    pub email: Option<Email>,
-    pub full_name: Option<String>,
-    pub hashed_password: Option<String>,
-    pub is_active: Option<bool>,
-    pub is_admin: Option<bool>,
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: row.id,
+            email: row.email,
+            full_name: row.full_name,
+            password_hash: row.hashed_password,
+            is_active: row.is_active,
+            is_admin: row.is_admin,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -74,15 +73,16 @@ impl UserRepository {
         Self { db }
     }
 
-    /// Inserts an account; a taken e-mail is `DbError::Unique` (constraint `users_email_key`).
-    pub async fn insert(&self, user: NewUser) -> Result<UserRecord, DbError> {
+    /// Inserts an account; a taken e-mail is a conflict.
+    pub async fn insert(&self, user: NewUser) -> Result<User, AppError> {
         let stmt = insert(user)?.returning_all().to_owned();
-        self.db.fetch_one(&stmt).await
+        let row: UserRow = self.db.fetch_one(&stmt).await.map_err(email_taken)?;
+        Ok(row.into())
     }
 
     /// Creates the account, or makes the existing one with that e-mail an active
     /// administrator with the given password.
-    pub async fn upsert_admin(&self, user: NewUser) -> Result<UserRecord, DbError> {
+    pub async fn upsert_admin(&self, user: NewUser) -> Result<User, AppError> {
         let stmt = insert(NewUser {
             is_admin: true,
             ..user
@@ -99,23 +99,25 @@ impl UserRepository {
         )
         .returning_all()
         .to_owned();
-        self.db.fetch_one(&stmt).await
+        let row: UserRow = self.db.fetch_one(&stmt).await?;
+        Ok(row.into())
     }
 
-    pub async fn find(&self, id: Uuid) -> Result<Option<UserRecord>, DbError> {
-        self.db
-            .fetch_optional(&select().and_where(Expr::col(Users::Id).eq(id)).to_owned())
-            .await
+    pub async fn find(&self, id: Uuid) -> Result<Option<User>, AppError> {
+        let stmt = select().and_where(Expr::col(Users::Id).eq(id)).to_owned();
+        let row: Option<UserRow> = self.db.fetch_optional(&stmt).await?;
+        Ok(row.map(Into::into))
     }
 
-    pub async fn find_by_email(&self, email: &Email) -> Result<Option<UserRecord>, DbError> {
+    pub async fn find_by_email(&self, email: &Email) -> Result<Option<User>, AppError> {
         let stmt = select()
             .and_where(Expr::col(Users::Email).eq(email.as_str()))
             .to_owned();
-        self.db.fetch_optional(&stmt).await
+        let row: Option<UserRow> = self.db.fetch_optional(&stmt).await?;
+        Ok(row.map(Into::into))
     }
 
-    pub async fn list(&self, page: PageRequest) -> Result<Page<UserRecord>, DbError> {
+    pub async fn list(&self, page: PageRequest) -> Result<Page<User>, AppError> {
         let listing = Listing {
             select: select(),
             filter: Condition::all(),
@@ -123,15 +125,12 @@ impl UserRepository {
             id: Users::Id,
             kept_count: None,
         };
-        self.db.fetch_page(listing, page).await
+        let page: Page<UserRow> = self.db.fetch_page(listing, page).await?;
+        Ok(page.map(Into::into))
     }
 
     /// Applies `changes` and returns the updated row, or `None` if there is no such user.
-    pub async fn update(
-        &self,
-        id: Uuid,
-        changes: UserChanges,
-    ) -> Result<Option<UserRecord>, DbError> {
+    pub async fn update(&self, id: Uuid, changes: UserChanges) -> Result<Option<User>, AppError> {
         let mut stmt = Query::update();
         stmt.table(Users::Table)
             .value(Users::UpdatedAt, Utc::now())
@@ -141,9 +140,9 @@ impl UserRepository {
             stmt.value(Users::Email, email.into_inner());
         }
         if let Some(full_name) = changes.full_name {
-            stmt.value(Users::FullName, full_name);
+            stmt.value(Users::FullName, full_name.into_inner());
         }
-        if let Some(hash) = changes.hashed_password {
+        if let Some(hash) = changes.password_hash {
             stmt.value(Users::HashedPassword, hash);
         }
         if let Some(is_active) = changes.is_active {
@@ -152,7 +151,18 @@ impl UserRepository {
         if let Some(is_admin) = changes.is_admin {
             stmt.value(Users::IsAdmin, is_admin);
         }
-        self.db.fetch_optional(&stmt).await
+        let row: Option<UserRow> = self.db.fetch_optional(&stmt).await.map_err(email_taken)?;
+        Ok(row.map(Into::into))
+    }
+}
+
+/// The e-mail of the account is another account's already.
+fn email_taken(err: DbError) -> AppError {
+    match err.constraint() {
+        Some("users_email_key") => {
+            AppError::conflict("email_taken", "An account with this e-mail already exists.")
+        }
+        _ => err.into(),
     }
 }
 
@@ -165,8 +175,8 @@ fn insert(user: NewUser) -> Result<InsertStatement, DbError> {
         .values([
             Uuid::now_v7().into(),
             user.email.into_inner().into(),
-            user.full_name.into(),
-            user.hashed_password.into(),
+            user.full_name.into_inner().into(),
+            user.password_hash.into(),
             true.into(),
             user.is_admin.into(),
             now.into(),

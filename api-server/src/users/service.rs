@@ -1,35 +1,17 @@
-//! Account rules: who may see and change which account, passwords and sessions.
+//! Account rules: who is calling, who may see and change which account, passwords and
+//! sessions.
+
+use std::net::IpAddr;
 
 use secrecy::ExposeSecret;
 use uuid::Uuid;
 
-use super::repository::{NewUser, UserChanges, UserRecord, UserRepository};
-use std::net::IpAddr;
-
-use crate::auth::{Attempt, Caller, LoginThrottle, PasswordHasher, SessionStore, SessionToken};
-use crate::db::DbError;
-use crate::domain::{Email, Page, PageRequest, Password, text};
-use crate::error::{AppError, Violations};
+use super::model::{Caller, FullName, NewUser, Signup, User, UserChanges, UserPatch};
+use super::repository::UserRepository;
+use crate::auth::{Attempt, LoginThrottle, PasswordHasher, SessionStore, SessionToken};
+use crate::domain::{Email, Page, PageRequest, Password};
+use crate::error::AppError;
 use crate::settings::AdminBootstrap;
-
-const MAX_NAME_CHARS: usize = 200;
-
-/// A sign-up as received, not yet validated.
-pub struct Signup {
-    pub email: String,
-    pub password: String,
-    pub full_name: String,
-}
-
-/// Requested changes to an account, not yet validated or authorized.
-pub struct UserPatch {
-    pub email: Option<String>,
-    pub full_name: Option<String>,
-    pub password: Option<String>,
-    pub current_password: Option<String>,
-    pub is_active: Option<bool>,
-    pub is_admin: Option<bool>,
-}
 
 #[derive(Clone)]
 pub struct UserService {
@@ -59,23 +41,32 @@ impl UserService {
         self.sessions.ttl()
     }
 
-    pub async fn signup(&self, signup: Signup) -> Result<UserRecord, AppError> {
-        let mut v = Violations::new();
-        let email = v.check("email", Email::parse(&signup.email));
-        let password = v.check("password", Password::parse(signup.password));
-        let full_name = v.check(
-            "full_name",
-            text::required(&signup.full_name, MAX_NAME_CHARS),
-        );
-        let (email, password, full_name) = v.finish(|| Some((email?, password?, full_name?)))?;
-        let hashed_password = self.hasher.hash(&password).await?;
+    /// The caller behind `token`: 401 unless the session is live and its account exists
+    /// and is active. Fails closed: if the store cannot be asked, the answer is 503,
+    /// never "authenticated".
+    pub async fn authenticate(&self, token: &str) -> Result<Caller, AppError> {
+        let (user_id, session) = self
+            .sessions
+            .lookup(token)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        let account = self
+            .users
+            .find(user_id)
+            .await?
+            .filter(|user| user.is_active)
+            .ok_or(AppError::Unauthenticated)?;
+        Ok(Caller { session, account })
+    }
+
+    pub async fn signup(&self, signup: Signup) -> Result<User, AppError> {
         let user = NewUser {
-            email,
-            full_name,
-            hashed_password,
+            email: signup.email,
+            full_name: signup.full_name,
+            password_hash: self.hasher.hash(&signup.password).await?,
             is_admin: false,
         };
-        self.users.insert(user).await.map_err(email_conflict)
+        self.users.insert(user).await
     }
 
     /// Exchanges credentials for a session. Wrong e-mail and wrong password get the same
@@ -90,14 +81,14 @@ impl UserService {
         email: &str,
         password: String,
         client: Option<IpAddr>,
-    ) -> Result<(SessionToken, UserRecord), AppError> {
+    ) -> Result<(SessionToken, User), AppError> {
         let attempt = Attempt::new(email, client);
         self.throttle.admit(&attempt).await?;
         let user = match Email::parse(email) {
             Ok(email) => self.users.find_by_email(&email).await?,
             Err(_) => None,
         };
-        let hash = user.as_ref().map(|u| u.hashed_password.clone());
+        let hash = user.as_ref().map(|u| u.password_hash.clone());
         let verified = self.hasher.verify(password, hash).await?;
         let Some(user) = user.filter(|_| verified) else {
             self.throttle.failed(&attempt).await?;
@@ -118,7 +109,7 @@ impl UserService {
         self.sessions.revoke(caller.id(), &caller.session).await
     }
 
-    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<UserRecord, AppError> {
+    pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<User, AppError> {
         authorize(caller, id)?;
         if id == caller.id() {
             // Read moments ago, within this request, to authenticate it.
@@ -127,13 +118,9 @@ impl UserService {
         self.users.find(id).await?.ok_or(AppError::NotFound("user"))
     }
 
-    pub async fn list(
-        &self,
-        caller: &Caller,
-        page: PageRequest,
-    ) -> Result<Page<UserRecord>, AppError> {
+    pub async fn list(&self, caller: &Caller, page: PageRequest) -> Result<Page<User>, AppError> {
         caller.require_admin()?;
-        Ok(self.users.list(page).await?)
+        self.users.list(page).await
     }
 
     pub async fn update(
@@ -141,7 +128,7 @@ impl UserService {
         caller: &Caller,
         id: Uuid,
         patch: UserPatch,
-    ) -> Result<UserRecord, AppError> {
+    ) -> Result<User, AppError> {
         authorize(caller, id)?;
         if !caller.is_admin() && (patch.is_admin.is_some() || patch.is_active.is_some()) {
             return Err(AppError::forbidden(
@@ -156,54 +143,44 @@ impl UserService {
             .ok_or(AppError::NotFound("user"))?;
 
         let own = caller.id() == id;
-        let mut v = Violations::new();
-        if own && patch.password.is_some() && patch.current_password.is_none() {
-            v.push(
-                "current_password",
-                "is required to change your own password",
-            );
-        }
-        let email = patch.email.and_then(|e| v.check("email", Email::parse(&e)));
-        let full_name = patch
-            .full_name
-            .and_then(|n| v.check("full_name", text::required(&n, MAX_NAME_CHARS)));
-        let password = patch
-            .password
-            .and_then(|p| v.check("password", Password::parse(p)));
-        v.into_result()?;
-
-        if let (true, Some(_), Some(current)) = (own, &password, patch.current_password)
-            && !self
+        if own && patch.password.is_some() {
+            let Some(current) = patch.current_password else {
+                return Err(AppError::invalid(
+                    "current_password",
+                    "is required to change your own password",
+                ));
+            };
+            if !self
                 .hasher
-                .verify(current, Some(target.hashed_password))
+                .verify(current, Some(target.password_hash))
                 .await?
-        {
-            return Err(AppError::forbidden(
-                "current_password_mismatch",
-                "The current password is wrong.",
-            ));
+            {
+                return Err(AppError::forbidden(
+                    "current_password_mismatch",
+                    "The current password is wrong.",
+                ));
+            }
         }
-        let hashed_password = match &password {
+        let password_hash = match &patch.password {
             Some(password) => Some(self.hasher.hash(password).await?),
             None => None,
         };
         let changes = UserChanges {
-            email,
-            full_name,
-            hashed_password,
+            email: patch.email,
+            full_name: patch.full_name,
+            password_hash,
             is_active: patch.is_active,
             is_admin: patch.is_admin,
         };
         let updated = self
             .users
             .update(id, changes)
-            .await
-            .map_err(email_conflict)?
+            .await?
             .ok_or(AppError::NotFound("user"))?;
 
         if !updated.is_active {
             self.sessions.revoke_all(id, None).await?;
-        } else if password.is_some() {
+        } else if patch.password.is_some() {
             // The caller keeps the session they changed their password with.
             let keep = own.then_some(caller.session.as_str());
             self.sessions.revoke_all(id, keep).await?;
@@ -227,15 +204,15 @@ impl UserService {
 
     /// Makes sure the configured administrator exists, is active and has the configured
     /// password.
-    pub async fn ensure_admin(&self, admin: &AdminBootstrap) -> anyhow::Result<UserRecord> {
+    pub async fn ensure_admin(&self, admin: &AdminBootstrap) -> anyhow::Result<User> {
         let email =
             Email::parse(&admin.email).map_err(|why| anyhow::anyhow!("ADMIN_EMAIL {why}"))?;
         let password = Password::parse(admin.password.expose_secret().to_owned())
             .map_err(|why| anyhow::anyhow!("ADMIN_PASSWORD {why}"))?;
         let user = NewUser {
             email,
-            full_name: "Administrator".to_owned(),
-            hashed_password: self.hasher.hash(&password).await?,
+            full_name: FullName::parse("Administrator").map_err(anyhow::Error::msg)?,
+            password_hash: self.hasher.hash(&password).await?,
             is_admin: true,
         };
         Ok(self.users.upsert_admin(user).await?)
@@ -251,14 +228,5 @@ fn authorize(caller: &Caller, id: Uuid) -> Result<(), AppError> {
             "forbidden",
             "You may only access your own account.",
         ))
-    }
-}
-
-fn email_conflict(err: DbError) -> AppError {
-    match err {
-        DbError::Unique(_) => {
-            AppError::conflict("email_taken", "An account with this e-mail already exists.")
-        }
-        other => other.into(),
     }
 }

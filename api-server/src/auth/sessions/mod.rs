@@ -162,6 +162,14 @@ impl SessionStore {
         }
     }
 
+    /// How many calls to the store have failed (each answered 503) since start-up.
+    pub fn failed_calls(&self) -> u64 {
+        match &self.backend {
+            Backend::Redis(store) => store.failed_calls(),
+            Backend::Memory(_) => 0,
+        }
+    }
+
     /// Whether the store answers.
     pub async fn ping(&self) -> Result<(), AppError> {
         match &self.backend {

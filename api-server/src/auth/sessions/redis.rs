@@ -5,6 +5,8 @@
 
 mod connection;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::aio::ConnectionManagerConfig;
@@ -47,6 +49,7 @@ return {count, redis.call('TTL', KEYS[1])}
 pub struct RedisSessions {
     conn: Connection,
     prefix: String,
+    failed_calls: Arc<AtomicU64>,
 }
 
 impl RedisSessions {
@@ -61,6 +64,7 @@ impl RedisSessions {
         Ok(Self {
             conn: Connection::new_lazy(client, config, CALL_TIMEOUT)?,
             prefix: prefix.to_owned(),
+            failed_calls: Arc::default(),
         })
     }
 
@@ -77,7 +81,7 @@ impl RedisSessions {
             .ignore()
             .exec_async(&mut self.conn.clone())
             .await
-            .map_err(unavailable)
+            .map_err(|err| self.unavailable(err))
     }
 
     pub async fn get(&self, digest: &str) -> Result<Option<Uuid>, AppError> {
@@ -86,7 +90,7 @@ impl RedisSessions {
             .clone()
             .get(self.session_key(digest))
             .await
-            .map_err(unavailable)?;
+            .map_err(|err| self.unavailable(err))?;
         Ok(user.and_then(|id| id.parse().ok()))
     }
 
@@ -99,7 +103,7 @@ impl RedisSessions {
             .ignore()
             .exec_async(&mut self.conn.clone())
             .await
-            .map_err(unavailable)
+            .map_err(|err| self.unavailable(err))
     }
 
     pub async fn remove_all(&self, user_id: Uuid, keep: Option<&str>) -> Result<(), AppError> {
@@ -109,7 +113,7 @@ impl RedisSessions {
             .arg(keep.unwrap_or_default())
             .invoke_async(&mut self.conn.clone())
             .await
-            .map_err(unavailable)?;
+            .map_err(|err| self.unavailable(err))?;
         Ok(())
     }
 
@@ -117,7 +121,7 @@ impl RedisSessions {
         redis::cmd("PING")
             .exec_async(&mut self.conn.clone())
             .await
-            .map_err(unavailable)
+            .map_err(|err| self.unavailable(err))
     }
 
     /// Adds one to the counter `name`, which expires `window` after its first increment;
@@ -132,7 +136,7 @@ impl RedisSessions {
             .arg(window.as_secs().max(1))
             .invoke_async(&mut self.conn.clone())
             .await
-            .map_err(unavailable)?;
+            .map_err(|err| self.unavailable(err))?;
         Ok((count, seconds(ttl)))
     }
 
@@ -144,7 +148,7 @@ impl RedisSessions {
             .ttl(&key)
             .query_async(&mut self.conn.clone())
             .await
-            .map_err(unavailable)?;
+            .map_err(|err| self.unavailable(err))?;
         Ok(count.map(|count| (count, seconds(ttl))))
     }
 
@@ -153,7 +157,18 @@ impl RedisSessions {
             .arg(self.counter_key(name))
             .exec_async(&mut self.conn.clone())
             .await
-            .map_err(unavailable)
+            .map_err(|err| self.unavailable(err))
+    }
+
+    /// A failed Redis call: counted (see [`RedisSessions::failed_calls`]), answered as 503.
+    fn unavailable(&self, err: redis::RedisError) -> AppError {
+        self.failed_calls.fetch_add(1, Ordering::Relaxed);
+        AppError::Unavailable(anyhow::Error::new(err).context("session store"))
+    }
+
+    /// How many calls to Redis have failed since start-up.
+    pub fn failed_calls(&self) -> u64 {
+        self.failed_calls.load(Ordering::Relaxed)
     }
 
     fn counter_key(&self, name: &str) -> String {
@@ -172,10 +187,4 @@ impl RedisSessions {
 /// A Redis TTL in seconds (negative when absent or without expiry) as a duration.
 fn seconds(ttl: i64) -> Duration {
     Duration::from_secs(u64::try_from(ttl).unwrap_or(0))
-}
-
-/// A failed Redis call: counted for the metrics, answered as 503.
-fn unavailable(err: redis::RedisError) -> AppError {
-    crate::metrics::session_store_error();
-    AppError::Unavailable(anyhow::Error::new(err).context("session store"))
 }

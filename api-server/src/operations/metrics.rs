@@ -3,8 +3,8 @@
 use poem_openapi::OpenApi;
 use poem_openapi::payload::PlainText;
 
-use super::Metrics;
 use crate::http::ApiTags;
+use crate::metrics::Metrics;
 
 pub struct MetricsApi {
     pub metrics: Metrics,

@@ -12,38 +12,23 @@
 //! Every label takes values from a bounded set, so the number of series stays bounded
 //! whatever clients send.
 
-pub mod api;
-
-use std::sync::{Arc, LazyLock};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use poem::http::{Method, StatusCode};
+use prometheus::core::{Collector, Desc};
+use prometheus::proto::{Counter, Metric, MetricFamily, MetricType};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
+use crate::auth::SessionStore;
 use crate::db::Db;
 
 /// The `route` label of requests that match no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
-
-/// Session-store calls that failed, counted by the store wherever it is (it knows no
-/// [`Metrics`]), for the whole process.
-#[allow(clippy::expect_used)] // constant, valid name and help: creating it cannot fail
-static SESSION_STORE_ERRORS: LazyLock<IntCounter> = LazyLock::new(|| {
-    IntCounter::new(
-        "bookstore_session_store_errors_total",
-        "Session-store calls that failed: the store was unreachable or too slow.",
-    )
-    .expect("a valid counter")
-});
-
-/// Counts one failed session-store call.
-pub fn session_store_error() {
-    SESSION_STORE_ERRORS.inc();
-}
 
 /// The metrics of one server, cheap to clone.
 #[derive(Clone)]
@@ -59,8 +44,9 @@ struct Inner {
 }
 
 impl Metrics {
-    /// Registers every metric; the pool gauges read `db` at each scrape.
-    pub fn new(db: Db) -> anyhow::Result<Self> {
+    /// Registers every metric; the pool gauges read `db`, and the session-store errors
+    /// `sessions`, at each scrape.
+    pub fn new(db: Db, sessions: SessionStore) -> anyhow::Result<Self> {
         let labels = ["method", "route", "status"];
         let requests = IntCounterVec::new(
             Opts::new("bookstore_http_requests_total", "HTTP requests answered."),
@@ -95,7 +81,11 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
         registry.register(Box::new(pool_max.clone()))?;
-        registry.register(Box::new(SESSION_STORE_ERRORS.clone()))?;
+        registry.register(Box::new(PullingCounter::new(
+            "bookstore_session_store_errors_total",
+            "Session-store calls that failed: the store was unreachable or too slow.",
+            move || sessions.failed_calls(),
+        )?))?;
         registry.register(Box::new(build_info))?;
         Ok(Self(Arc::new(Inner {
             registry,
@@ -107,9 +97,11 @@ impl Metrics {
         })))
     }
 
-    /// Records one answered request. `route` is a route template or [`UNMATCHED_ROUTE`].
-    pub fn record(&self, method: &Method, route: &str, status: StatusCode, elapsed: Duration) {
-        let labels = [method_label(method), route, status.as_str()];
+    /// Records one answered request. `method` is a method from a bounded set and
+    /// `route` a route template or [`UNMATCHED_ROUTE`], so that clients cannot create
+    /// series at will; `status` is the status code.
+    pub fn record(&self, method: &str, route: &str, status: &str, elapsed: Duration) {
+        let labels = [method, route, status];
         self.0.requests.with_label_values(&labels).inc();
         self.0
             .latency
@@ -134,26 +126,43 @@ impl Metrics {
     }
 }
 
-/// The method as a label: the standard methods by name, any other as `OTHER`, so that
-/// clients cannot create series at will.
-fn method_label(method: &Method) -> &str {
-    if crate::http::methods::STANDARD.contains(method) {
-        method.as_str()
-    } else {
-        "OTHER"
+/// A counter whose value is read from elsewhere at each scrape, as
+/// [`prometheus::PullingGauge`] is for gauges.
+struct PullingCounter {
+    desc: Desc,
+    read: Box<dyn Fn() -> u64 + Send + Sync>,
+}
+
+impl PullingCounter {
+    fn new(
+        name: &str,
+        help: &str,
+        read: impl Fn() -> u64 + Send + Sync + 'static,
+    ) -> prometheus::Result<Self> {
+        Ok(Self {
+            desc: Desc::new(name.to_owned(), help.to_owned(), Vec::new(), HashMap::new())?,
+            read: Box::new(read),
+        })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use poem::http::Method;
+impl Collector for PullingCounter {
+    fn desc(&self) -> Vec<&Desc> {
+        vec![&self.desc]
+    }
 
-    use super::method_label;
-
-    #[test]
-    fn unknown_methods_share_one_label() {
-        assert_eq!(method_label(&Method::PATCH), "PATCH");
-        let custom = Method::from_bytes(b"BREW").unwrap_or_default();
-        assert_eq!(method_label(&custom), "OTHER");
+    fn collect(&self) -> Vec<MetricFamily> {
+        let mut counter = Counter::default();
+        // Exact up to 2^53 calls, far more than a process sees.
+        #[allow(clippy::cast_precision_loss)]
+        counter.set_value((self.read)() as f64);
+        let mut family = MetricFamily::default();
+        family.set_name(self.desc.fq_name.clone());
+        family.set_help(self.desc.help.clone());
+        family.set_field_type(MetricType::COUNTER);
+        let mut metric = Metric::default();
+        metric.set_counter(counter);
+        family.set_metric(vec![metric]);
+        vec![family]
     }
 }

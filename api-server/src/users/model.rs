@@ -1,0 +1,100 @@
+//! User accounts and who is calling, in domain terms.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::{Email, Password, Text};
+use crate::error::AppError;
+
+/// A person's name on their account: 1 to 200 characters.
+pub type FullName = Text<200>;
+
+/// An account.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub full_name: String,
+    /// The bcrypt hash of the password; never leaves the server.
+    pub password_hash: String,
+    pub is_active: bool,
+    pub is_admin: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A sign-up: a new customer's account, not yet hashed.
+#[derive(Debug)]
+pub struct Signup {
+    pub email: Email,
+    pub password: Password,
+    pub full_name: FullName,
+}
+
+/// An account to store.
+#[derive(Debug)]
+pub struct NewUser {
+    pub email: Email,
+    pub full_name: FullName,
+    pub password_hash: String,
+    pub is_admin: bool,
+}
+
+/// Requested changes to an account, validated but not yet authorized.
+#[derive(Debug, Default)]
+pub struct UserPatch {
+    pub email: Option<Email>,
+    pub full_name: Option<FullName>,
+    pub password: Option<Password>,
+    /// As typed: it is only ever compared with the stored hash.
+    pub current_password: Option<String>,
+    pub is_active: Option<bool>,
+    pub is_admin: Option<bool>,
+}
+
+/// Changes to store; `None` leaves a column as it is.
+#[derive(Debug, Default)]
+pub struct UserChanges {
+    pub email: Option<Email>,
+    pub full_name: Option<FullName>,
+    pub password_hash: Option<String>,
+    pub is_active: Option<bool>,
+    pub is_admin: Option<bool>,
+}
+
+/// Who is making a request, as far as authorization cares: an active account and the
+/// session the request came with.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Digest of the token this request came with, to revoke or keep this session.
+    pub session: String,
+    /// The caller's account as read while authenticating this request.
+    pub account: User,
+}
+
+impl Caller {
+    pub fn id(&self) -> Uuid {
+        self.account.id
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.account.is_admin
+    }
+
+    /// Whether the caller may act on the account `user_id`.
+    pub fn may_manage(&self, user_id: Uuid) -> bool {
+        self.is_admin() || self.id() == user_id
+    }
+
+    /// `Ok` for an administrator, 403 otherwise.
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(
+                "admin_required",
+                "Only administrators may do this.",
+            ))
+        }
+    }
+}
