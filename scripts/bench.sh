@@ -13,8 +13,9 @@
 #      scratch database, and bcrypt verifications per second on all cores;
 #   3. starts the server (RUST_LOG=warn) and seeds it through the API with bench-seed:
 #      200 authors, 5,000 books, 200 customers with live sessions;
-#   4. vacuums and analyzes the seeded database, and measures the list page's own SQL
-#      statement with pgbench (bench/sql/books_page.sql): the database's ceiling for it;
+#   4. vacuums and analyzes the seeded database, takes the list page's own SQL statement
+#      from PostgreSQL's log of one request (bench/page_statement.py) and measures it with
+#      pgbench: the database's ceiling for that scenario;
 #   5. loads the server with wrk (bench/wrk/*.lua), one scenario after the other;
 #   6. prints the results table (bench-report) with the server's peak RSS.
 # Every answer must be 2xx: any other status, a timeout or a broken connection stops the
@@ -256,6 +257,27 @@ server_answers() {
     ) 2>/dev/null
 }
 
+# Writes a pgbench script of the statement the server sends for one list page, at a random
+# offset, to $out_dir/books_page.sql: PostgreSQL logs the statements of one request, and
+# bench/page_statement.py turns the logged one into the script.
+capture_page_statement() {
+    local log_file=$services_dir/postgres.log from
+    from=$(($(stat -c %s "$log_file") + 1))
+    pg psql -q -X -d postgres -v ON_ERROR_STOP=1 -c "ALTER SYSTEM SET log_statement = 'all'" \
+        -c "SELECT pg_reload_conf()" >/dev/null
+    sleep 0.5
+    (
+        exec 3<>"/dev/tcp/127.0.0.1/$server_port"
+        printf 'GET /api/v1/books?limit=20&offset=40 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&3
+        cat <&3 >/dev/null
+    )
+    pg psql -q -X -d postgres -v ON_ERROR_STOP=1 -c "ALTER SYSTEM RESET log_statement" \
+        -c "SELECT pg_reload_conf()" >/dev/null
+    tail -c "+$from" "$log_file" | python3 bench/page_statement.py --offset 40 \
+        --max-offset 4980 >"$out_dir/books_page.sql" ||
+        die "the list page's statement is not in PostgreSQL's log ($log_file)"
+}
+
 start_server() {
     local attempt
     pg createdb bookstore
@@ -375,7 +397,8 @@ target/release/bench-seed --base-url "http://127.0.0.1:$server_port" \
 pg psql -q -X -d bookstore -v ON_ERROR_STOP=1 -c "VACUUM (ANALYZE)" -c "CHECKPOINT" >/dev/null
 
 # The list page's own statement, straight from pgbench: what the database alone can do.
-args=(-n -M prepared -f bench/sql/books_page.sql -c "$connections" -j "$threads" bookstore)
+capture_page_statement
+args=(-n -M prepared -f "$out_dir/books_page.sql" -c "$connections" -j "$threads" bookstore)
 pg pgbench -T "$warmup" "${args[@]}" >"$out_dir/pgbench-page.warmup.txt" 2>&1 ||
     die "pgbench of the list page's statement failed: see $out_dir/pgbench-page.warmup.txt"
 cpu_begin

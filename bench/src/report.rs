@@ -4,7 +4,7 @@
 //! Files of a run directory: `meta.env` (`key=value` lines: machine and settings),
 //! `<scenario>.json` (written by `bench/wrk/common.lua`), `pgbench-select.txt` and
 //! `pgbench-write.txt` (pgbench's own output), `pgbench-page.txt` (pgbench running the
-//! list page's statement, `bench/sql/books_page.sql`), `bcrypt.json` (bench-bcrypt),
+//! list page's statement, as PostgreSQL logged it), `bcrypt.json` (bench-bcrypt),
 //! `<step>.cpu` (`key=value` CPU times of each process during a step) and
 //! `server-status.txt` (the server's `/proc/<pid>/status` at the end).
 
@@ -399,7 +399,7 @@ impl Run {
         ) {
             let _ = writeln!(
                 out,
-                "\nThe list page's own SQL statement (`bench/sql/books_page.sql`: the 20 rows at \
+                "\nThe list page's own SQL statement (as PostgreSQL logged it: the 20 rows at \
                  a random offset and the total), run by pgbench the same way: {} tps{}, {:.2} × \
                  `pgbench -S`. That is the most the database can give this scenario; the server \
                  served {:.2} of it.",
