@@ -10,6 +10,7 @@ use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, ToJSON, Type};
 use serde_json::Value;
 
+use super::types::scalar_type;
 use crate::domain::PageRequest;
 
 /// `limit`: items per page, 1 to 100, 20 when not given.
@@ -43,9 +44,7 @@ pub fn page_request(limit: Limit, offset: Offset) -> PageRequest {
 macro_rules! bounded_integer {
     ($ty:ident, $min:expr, $max:expr) => {
         impl Type for $ty {
-            const IS_REQUIRED: bool = true;
-            type RawValueType = Self;
-            type RawElementValueType = Self;
+            scalar_type!();
 
             fn name() -> Cow<'static, str> {
                 "integer_int64".into()
@@ -58,16 +57,6 @@ macro_rules! bounded_integer {
                     maximum: max.map(|max| max as f64),
                     ..MetaSchema::new_with_format("integer", "int64")
                 }))
-            }
-
-            fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-                Some(self)
-            }
-
-            fn raw_element_iter<'a>(
-                &'a self,
-            ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-                Box::new(self.as_raw_value().into_iter())
             }
         }
 

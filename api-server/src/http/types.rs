@@ -11,13 +11,32 @@ use serde_json::Value;
 
 use crate::domain::{Money, OrderStatus, Quantity};
 
+/// The items of a `Type` impl that every scalar wire type shares: it is required, and its
+/// raw value (what validators see) is the value itself.
+macro_rules! scalar_type {
+    () => {
+        const IS_REQUIRED: bool = true;
+        type RawValueType = Self;
+        type RawElementValueType = Self;
+
+        fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+            Some(self)
+        }
+
+        fn raw_element_iter<'a>(
+            &'a self,
+        ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+            Box::new(self.as_raw_value().into_iter())
+        }
+    };
+}
+pub(crate) use scalar_type;
+
 /// Money travels as a decimal string with two fraction digits (`"12.50"`); as a query
 /// parameter it is the same decimal text. Request bodies take [`MoneyInput`], which also
 /// admits a JSON number.
 impl Type for Money {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
+    scalar_type!();
 
     fn name() -> Cow<'static, str> {
         "Money".into()
@@ -37,16 +56,6 @@ impl Type for Money {
             example: Some(Value::String("19.99".to_owned())),
             ..MetaSchema::new_with_format("string", "decimal")
         });
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
     }
 }
 
@@ -85,9 +94,7 @@ impl ToJSON for Money {
 pub struct MoneyInput(pub Money);
 
 impl Type for MoneyInput {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
+    scalar_type!();
 
     fn name() -> Cow<'static, str> {
         "MoneyInput".into()
@@ -116,16 +123,6 @@ impl Type for MoneyInput {
             ..MetaSchema::ANY
         });
     }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
-    }
 }
 
 impl ParseFromJSON for MoneyInput {
@@ -148,9 +145,7 @@ impl ToJSON for MoneyInput {
 
 /// An order's status travels as its lower-case name (`"pending"`), one of a closed set.
 impl Type for OrderStatus {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
+    scalar_type!();
 
     fn name() -> Cow<'static, str> {
         "OrderStatus".into()
@@ -171,16 +166,6 @@ impl Type for OrderStatus {
                 .collect(),
             ..MetaSchema::new("string")
         });
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
     }
 }
 
@@ -210,9 +195,7 @@ impl ToJSON for OrderStatus {
 
 /// How many copies an order asks for: an integer from 1 to 1000.
 impl Type for Quantity {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
+    scalar_type!();
 
     fn name() -> Cow<'static, str> {
         "integer_int32".into()
@@ -224,16 +207,6 @@ impl Type for Quantity {
             maximum: Some(Quantity::MAX as f64),
             ..MetaSchema::new_with_format("integer", "int32")
         }))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
     }
 }
 
@@ -260,9 +233,7 @@ impl ToJSON for Quantity {
 pub struct Date(pub NaiveDate);
 
 impl Type for Date {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
+    scalar_type!();
 
     fn name() -> Cow<'static, str> {
         "string_date".into()
@@ -270,16 +241,6 @@ impl Type for Date {
 
     fn schema_ref() -> MetaSchemaRef {
         MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "date")))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
     }
 }
 
@@ -370,9 +331,7 @@ pub fn patch<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
 pub struct StrictString(pub String);
 
 impl Type for StrictString {
-    const IS_REQUIRED: bool = true;
-    type RawValueType = Self;
-    type RawElementValueType = Self;
+    scalar_type!();
 
     fn name() -> Cow<'static, str> {
         "string".into()
@@ -380,16 +339,6 @@ impl Type for StrictString {
 
     fn schema_ref() -> MetaSchemaRef {
         MetaSchemaRef::Inline(Box::new(MetaSchema::new("string")))
-    }
-
-    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
-        Some(self)
-    }
-
-    fn raw_element_iter<'a>(
-        &'a self,
-    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
-        Box::new(self.as_raw_value().into_iter())
     }
 }
 
