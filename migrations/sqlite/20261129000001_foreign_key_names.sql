@@ -3,7 +3,7 @@
 -- PostgreSQL. These triggers check each foreign key first and fail with the constraint's
 -- name as its message; the constraints stay as they are, as the last line of defence.
 -- A new foreign key on SQLite needs triggers like these (see "How to add a resource" in
--- README.md).
+-- CONTRIBUTING.md).
 
 -- books.author_id → authors
 CREATE TRIGGER books_author_id_fkey_insert BEFORE INSERT ON books
