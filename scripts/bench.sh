@@ -8,7 +8,8 @@
 # In one run, on throwaway PostgreSQL and Redis servers (scripts/lib/services.sh) with
 # PostgreSQL set up like a small production server (durable: fsync and synchronous commit
 # on), it:
-#   1. builds target/release/api-server and the bench programs (bench/);
+#   1. builds the release api-server and the bench programs (bench/) into the target
+#      directory (CARGO_TARGET_DIR, else target/);
 #   2. measures the ceilings: `pgbench -S -M prepared` and `pgbench -N -M prepared` on a
 #      scratch database, and bcrypt verifications per second on all cores;
 #   3. starts the server (RUST_LOG=warn) and seeds it through the API with bench-seed:
@@ -57,6 +58,8 @@ case ${1:-} in
         ;;
 esac
 
+# Where cargo puts the release build.
+release=${CARGO_TARGET_DIR:-$repo_root/target}/release
 duration=${BENCH_DURATION:-15}
 warmup=${BENCH_WARMUP:-3}
 connections=${BENCH_CONNECTIONS:-64}
@@ -242,7 +245,7 @@ measure_ceilings() {
     run_pgbench -S select
     run_pgbench -N write
     log "bcrypt at cost $bcrypt_cost on $(nproc) threads, ${duration} s"
-    target/release/bench-bcrypt --cost "$bcrypt_cost" --seconds "$duration" \
+    "$release/bench-bcrypt" --cost "$bcrypt_cost" --seconds "$duration" \
         --out "$out_dir/bcrypt.json"
 }
 
@@ -291,7 +294,7 @@ start_server() {
                     HOST=127.0.0.1 PORT="$server_port" RUST_LOG=warn \
                     BCRYPT_COST="$bcrypt_cost" ACCESS_TOKEN_EXPIRE_MINUTES=240 \
                     ADMIN_EMAIL="$admin_email" ADMIN_PASSWORD="$admin_password" \
-                    "$repo_root/target/release/api-server"
+                    "$release/api-server"
         ) >>"$out_dir/server.log" 2>&1 &
         server_pid=$!
         if await_ready "$server_pid" 150 server_answers; then
@@ -389,7 +392,7 @@ write_meta
 measure_ceilings
 
 start_server
-target/release/bench-seed --base-url "http://127.0.0.1:$server_port" \
+"$release/bench-seed" --base-url "http://127.0.0.1:$server_port" \
     --admin-email "$admin_email" --admin-password "$admin_password" --out "$out_dir/data"
 
 # A catalogue at rest, as after any bulk load: statistics current and the visibility map
@@ -417,7 +420,7 @@ run_scenario login "$login_connections"
 cp "/proc/$server_pid/status" "$out_dir/server-status.txt"
 stop_server
 
-target/release/bench-report --dir "$out_dir" --markdown "$out_dir/results.md" \
+"$release/bench-report" --dir "$out_dir" --markdown "$out_dir/results.md" \
     ${update_readme:+--readme README.md}
 cp "$out_dir/results.md" target/bench/results.md
 log "done in $(($(date +%s) - started)) s; measurements and logs in $out_dir"
