@@ -20,7 +20,11 @@
 //! [`env`](TlsPostgres::env) variables (support/bin/topology.rs).
 
 mod ca;
+mod pgbouncer;
+mod postgres;
 mod run;
 
 pub use ca::{Ca, CertPair};
+pub use pgbouncer::{PgBouncer, PgBouncerOptions, PoolMode, pgbouncer_version};
+pub use postgres::{PgReplica, Postgres, ReplayLag, TLS_POSTGRES_PASSWORD, TlsPostgres};
 pub use run::{Tool, available};
