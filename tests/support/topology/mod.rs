@@ -20,11 +20,19 @@
 //! [`env`](TlsPostgres::env) variables (support/bin/topology.rs).
 
 mod ca;
+mod cluster;
 mod pgbouncer;
 mod postgres;
+mod redis_node;
 mod run;
+mod sentinel;
+mod tls_redis;
 
 pub use ca::{Ca, CertPair};
+pub use cluster::{CLUSTER_NODE_TIMEOUT, ClusterNode, RedisCluster};
 pub use pgbouncer::{PgBouncer, PgBouncerOptions, PoolMode, pgbouncer_version};
 pub use postgres::{PgReplica, Postgres, ReplayLag, TLS_POSTGRES_PASSWORD, TlsPostgres};
+pub use redis_node::{client as redis_client, connect as redis_connect};
 pub use run::{Tool, available};
+pub use sentinel::{SENTINEL_DOWN_AFTER, SENTINEL_MASTER, Sentinel};
+pub use tls_redis::{TLS_REDIS_DEFAULT_PASSWORD, TLS_REDIS_PASSWORD, TLS_REDIS_USER, TlsRedis};
