@@ -413,7 +413,9 @@ async fn pg_replica_replays_the_primarys_writes_and_reports_its_lag() {
 
     let lag = pg.replay_lag().await.unwrap();
     eprintln!("lag after catching up: {lag:?}");
-    assert_eq!(lag.bytes, 0);
+    // Not exactly 0: the primary logs small records of its own now and then (snapshots of
+    // running transactions for hot standbys).
+    assert!(lag.bytes < 8192, "{lag:?}");
     assert!(lag.since_last_replayed_commit.is_some());
 
     // Paused replay: the replica falls behind by what the primary writes.

@@ -187,7 +187,13 @@ impl RedisCluster {
 
     /// The replicas of master `master` that are up.
     pub async fn replicas_of(&self, master: usize) -> Result<Vec<usize>> {
-        let view = self.view_from(self.any_running()?).await?;
+        // The master itself knows best: its replicas are connected to it.
+        let asked = if self.nodes[master].is_running() {
+            master
+        } else {
+            self.any_running()?
+        };
+        let view = self.view_from(asked).await?;
         let id = &view
             .iter()
             .find(|node| node.index == master)
@@ -312,15 +318,16 @@ impl RedisCluster {
         self.wait_until_ok().await
     }
 
-    /// Waits until every running node reports `cluster_state:ok` and sees all 16384 slots
-    /// served by masters that are up, the same masters for the same slots.
+    /// Waits until every running node reports `cluster_state:ok`, sees all 16384 slots
+    /// served by masters that are up, and agrees with the others on which masters serve
+    /// which slots and which master each running replica follows.
     pub async fn wait_until_ok(&self) -> Result<()> {
         wait_until(
             "the cluster agreeing on cluster_state:ok",
             SETTLE,
             &[],
             || async move {
-                let mut agreed: Option<BTreeMap<(u16, u16), usize>> = None;
+                let mut agreed: Option<Agreement> = None;
                 for node in self.running() {
                     let mut conn = self.connect(node).await.ok()?;
                     let info: String = redis::cmd("CLUSTER")
@@ -331,31 +338,46 @@ impl RedisCluster {
                     if info_field(&info, "cluster_state") != Some("ok") {
                         return None;
                     }
-                    let view = self.view_from(node).await.ok()?;
-                    let slots: BTreeMap<(u16, u16), usize> = view
-                        .iter()
-                        .filter(|entry| entry.master && !entry.failing)
-                        .flat_map(|entry| entry.slots.iter().map(|range| (*range, entry.index)))
-                        .collect();
-                    if slots.values().any(|owner| !self.nodes[*owner].is_running()) {
-                        return None;
-                    }
-                    let covered: u32 = slots
-                        .keys()
-                        .map(|(first, last)| u32::from(*last) - u32::from(*first) + 1)
-                        .sum();
-                    if covered != 16384 {
-                        return None;
-                    }
+                    let seen = self.agreement(&self.view_from(node).await.ok()?)?;
                     match &agreed {
-                        Some(agreed) if *agreed != slots => return None,
-                        _ => agreed = Some(slots),
+                        Some(agreed) if *agreed != seen => return None,
+                        _ => agreed = Some(seen),
                     }
                 }
                 agreed.map(drop)
             },
         )
         .await
+    }
+
+    /// What `view` says the nodes must agree on, when it is complete: all 16384 slots served
+    /// by masters that are up, and every running replica following a master it knows.
+    fn agreement(&self, view: &[ClusterNode]) -> Option<Agreement> {
+        let slots: BTreeMap<(u16, u16), usize> = view
+            .iter()
+            .filter(|entry| entry.master && !entry.failing)
+            .flat_map(|entry| entry.slots.iter().map(|range| (*range, entry.index)))
+            .collect();
+        if slots.values().any(|owner| !self.nodes[*owner].is_running()) {
+            return None;
+        }
+        let covered: u32 = slots
+            .keys()
+            .map(|(first, last)| u32::from(*last) - u32::from(*first) + 1)
+            .sum();
+        if covered != 16384 {
+            return None;
+        }
+        let mut followed = BTreeMap::new();
+        for entry in view {
+            if entry.master || !self.nodes[entry.index].is_running() {
+                continue;
+            }
+            let id = entry.master_of.as_ref()?;
+            let master = view.iter().find(|other| other.id == *id)?;
+            followed.insert(entry.index, master.index);
+        }
+        Some((slots, followed))
     }
 
     /// Waits until every replica that is up has its link to its master up.
@@ -439,6 +461,10 @@ impl RedisCluster {
             .collect()
     }
 }
+
+/// What the nodes must agree on: the master serving each slot range, and the master each
+/// running replica follows.
+type Agreement = (BTreeMap<(u16, u16), usize>, BTreeMap<usize, usize>);
 
 /// The master that serves `slot` in `view`.
 fn owner(view: &[ClusterNode], slot: u16) -> Option<usize> {

@@ -316,7 +316,8 @@ pub struct PgReplica {
 /// How far a replica is behind its primary.
 #[derive(Debug, Clone, Copy)]
 pub struct ReplayLag {
-    /// WAL the primary has written that the replica has not replayed yet.
+    /// WAL the primary has flushed (every commit included) that the replica has not
+    /// replayed yet.
     pub bytes: i64,
     /// Time since the last transaction the replica replayed was committed on the primary,
     /// when it has replayed one; it grows while the primary is idle, too.
@@ -329,8 +330,11 @@ impl PgReplica {
         let scratch = Scratch::new(&run_as)?;
         let dir = scratch.path();
         let mut primary = PgCluster::init(dir, "primary", &run_as, &["--auth=trust"]).await?;
+        // Commits wait for their WAL to be flushed (cheap with fsync off), so that the
+        // flushed position, which the replica is measured against, covers every commit.
         primary.configure(
-            "wal_level = replica\n\
+            "synchronous_commit = on\n\
+             wal_level = replica\n\
              max_wal_senders = 10\n\
              max_replication_slots = 10\n\
              hot_standby = on\n\
@@ -422,12 +426,16 @@ impl PgReplica {
         Ok(())
     }
 
-    /// The primary's current WAL position.
+    /// The primary's WAL position flushed so far: everything it can send, every commit
+    /// included (its commits wait for the flush). Not the insert position, which may stay
+    /// ahead of it for a long while on an idle primary.
     pub async fn primary_lsn(&self) -> Result<String> {
         let mut conn = PgConnection::connect(&self.primary_url()).await?;
-        Ok(sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
-            .fetch_one(&mut conn)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT pg_current_wal_flush_lsn()::text")
+                .fetch_one(&mut conn)
+                .await?,
+        )
     }
 
     /// How far the replica is behind the primary right now.
