@@ -10,6 +10,9 @@
 # share state and never touch a developer's own databases. A service whose URL is already
 # set (TEST_DATABASE_URL, a superuser URL; TEST_REDIS_URL) is used as it is, not started.
 # PostgreSQL and Redis are installed with apt-get when they are missing and we are root.
+# With services_topology_tools=1 set before services_start, so are the programs of the
+# topology self-tests (tests/support/topology); services_topology_ready says whether they
+# are all there.
 #
 # log and die print under the name of the script that sourced this file.
 
@@ -27,6 +30,8 @@ pg_os_user=postgres
 
 pg_bindir=""
 redis_server=""
+services_topology_tools=""
+services_topology_ready=""
 services_dir=""
 pg_data=""
 pg_started=""
@@ -102,11 +107,29 @@ find_redis_server() {
     command -v redis-server 2>/dev/null || true
 }
 
+# The Debian packages of the topology self-tests' programs (tests/support/topology) that
+# are missing, one a line: openssl makes the certificates; redis-tools has redis-cli, which
+# creates a Redis Cluster; pgbouncer. They also need the PostgreSQL and Redis servers,
+# whatever TEST_DATABASE_URL and TEST_REDIS_URL say. Sentinel is `redis-server --sentinel`,
+# so the redis-sentinel package (a symlink and a system service) is not needed, and
+# pg_stat_statements ships with the server package itself (postgresql-15), not contrib.
+missing_topology_packages() {
+    command -v openssl >/dev/null 2>&1 || echo openssl
+    [[ -n $(find_pg_bindir) ]] || echo postgresql
+    [[ -n $(find_redis_server) ]] || echo redis-server
+    command -v redis-cli >/dev/null 2>&1 || echo redis-tools
+    # Debian puts it in /usr/sbin, which a normal user's PATH may lack.
+    command -v pgbouncer >/dev/null 2>&1 || [[ -x /usr/sbin/pgbouncer ]] || echo pgbouncer
+}
+
 # Finds the server binaries this run needs, installing the missing ones from Debian's
 # packages when we are root on an apt-based system (a fresh CI machine), else explaining
-# what to install.
+# what to install. One apt-get update and one apt-get install cover everything missing,
+# the topology self-tests' programs included when services_topology_tools is set; those
+# are optional for a run that cannot install them (their tests skip).
+# shellcheck disable=SC2034 # services_topology_ready is read by the sourcing script
 find_or_install_servers() {
-    local missing=()
+    local missing=() optional=() package
     if [[ -z ${TEST_DATABASE_URL:-} ]]; then
         pg_bindir=$(find_pg_bindir)
         [[ -n $pg_bindir ]] || missing+=(postgresql)
@@ -115,15 +138,21 @@ find_or_install_servers() {
         redis_server=$(find_redis_server)
         [[ -n $redis_server ]] || missing+=(redis-server)
     fi
-    if [[ ${#missing[@]} -eq 0 ]]; then
+    if [[ -n $services_topology_tools ]]; then
+        while IFS= read -r package; do
+            [[ " ${missing[*]} " == *" $package "* ]] || optional+=("$package")
+        done < <(missing_topology_packages)
+    fi
+    if [[ ${#missing[@]} -eq 0 && ${#optional[@]} -eq 0 ]]; then
+        [[ -z $services_topology_tools ]] || services_topology_ready=1
         return
     fi
 
     if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-        log "installing ${missing[*]} with apt-get"
+        log "installing ${missing[*]} ${optional[*]} with apt-get"
         apt-get update -q >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-            "${missing[@]}" >&2
+            "${missing[@]}" "${optional[@]}" >&2
         if [[ -z ${TEST_DATABASE_URL:-} ]]; then
             pg_bindir=$(find_pg_bindir)
             [[ -n $pg_bindir ]] || die "PostgreSQL is still missing after installing it"
@@ -132,10 +161,18 @@ find_or_install_servers() {
             redis_server=$(find_redis_server)
             [[ -n $redis_server ]] || die "redis-server is still missing after installing it"
         fi
-    else
+        if [[ -n $services_topology_tools ]]; then
+            package=$(missing_topology_packages | tr '\n' ' ')
+            [[ -z $package ]] || die "still missing after installing them: $package"
+            services_topology_ready=1
+        fi
+    elif [[ ${#missing[@]} -gt 0 ]]; then
         die "missing ${missing[*]}: install it with 'sudo apt-get install ${missing[*]}'" \
             "(Debian/Ubuntu names; the PostgreSQL server is initdb, pg_ctl and postgres)," \
             "or point TEST_DATABASE_URL / TEST_REDIS_URL at services already running"
+    else
+        log "the topology tests will be skipped: install ${optional[*]}" \
+            "('sudo apt-get install ${optional[*]}') to run them"
     fi
 }
 

@@ -299,6 +299,7 @@ async fn fresh_database() -> String {
 
 pub mod process;
 pub mod proxy;
+pub mod topology;
 
 /// Creates an empty database on the test PostgreSQL (`TEST_DATABASE_URL`) and returns its
 /// URL, for a test that puts something between the server and the database.
