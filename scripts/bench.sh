@@ -293,6 +293,7 @@ start_server() {
                     REDIS_URL="$TEST_REDIS_URL" REDIS_KEY_PREFIX=bench \
                     HOST=127.0.0.1 PORT="$server_port" RUST_LOG=warn \
                     BCRYPT_COST="$bcrypt_cost" ACCESS_TOKEN_EXPIRE_MINUTES=240 \
+                    SIGNUP_MAX_PER_CLIENT=0 \
                     ADMIN_EMAIL="$admin_email" ADMIN_PASSWORD="$admin_password" \
                     "$release/api-server"
         ) >>"$out_dir/server.log" 2>&1 &

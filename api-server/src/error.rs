@@ -33,6 +33,11 @@ pub enum AppError {
     #[error("too many requests")]
     TooManyRequests { retry_after: std::time::Duration },
 
+    /// The server has more of some costly work (password hashing) queued than it takes:
+    /// retry shortly.
+    #[error("overloaded")]
+    Overloaded,
+
     /// A dependency (database, session store) could not be reached in time.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),

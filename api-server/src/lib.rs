@@ -17,6 +17,7 @@
 //! [`db`] (the database handle), [`auth`] (sessions, passwords, login throttling); beside
 //! the resource APIs: [`http`] (the HTTP edge) and [`operations`] (health and metrics).
 
+pub mod admin;
 pub mod auth;
 pub mod authors;
 pub mod books;

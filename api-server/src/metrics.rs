@@ -109,6 +109,16 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
+    /// The metrics page: [`Metrics::render`], or an empty page if it fails (encoding
+    /// fails only on a malformed metric family, which this registry never holds; should
+    /// it happen all the same, the log says why).
+    pub fn page(&self) -> String {
+        self.render().unwrap_or_else(|err| {
+            tracing::error!(error = format!("{err:#}"), "metrics cannot be rendered");
+            String::new()
+        })
+    }
+
     /// Every metric in the Prometheus text exposition format.
     pub fn render(&self) -> anyhow::Result<String> {
         let pool = self.0.db.pool_stats();

@@ -1,10 +1,12 @@
 //! Configuration, read once from environment variables into one typed struct.
 
 use std::env;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use ipnet::IpNet;
 use secrecy::SecretString;
 
 /// Everything the server can be configured with. See `.env.example` for each variable.
@@ -21,6 +23,9 @@ pub struct Settings {
     pub database_timeout: Duration,
     /// Redis for sessions; unset means an in-process session store.
     pub redis_url: Option<SecretString>,
+    /// The CA certificate (PEM) that a `rediss://` server's certificate must chain to,
+    /// for a private CA.
+    pub redis_ca_cert: Option<PathBuf>,
     /// Prefix of every Redis key, so several deployments (or tests) can share one Redis.
     pub redis_key_prefix: String,
     pub access_token_ttl: Duration,
@@ -31,20 +36,39 @@ pub struct Settings {
     /// How long in-flight requests may take to finish after a shutdown signal.
     pub shutdown_grace: Duration,
     pub bcrypt_cost: u32,
-    /// Limits on failed logins (per account, per client address, window).
+    /// bcrypt jobs that run at once; 0 for no bound.
+    pub bcrypt_workers: usize,
+    /// bcrypt jobs that may wait for a worker before more are refused; 0 for no bound.
+    pub bcrypt_queue: usize,
+    /// Limits on failed logins (per account and client, per client, window).
     pub login_throttle: ThrottleSettings,
+    /// Sign-ups per client address within `signup_window`; 0 for no limit.
+    pub signup_max_per_client: u64,
+    pub signup_window: Duration,
+    /// The most sessions one account keeps (its oldest end); 0 for no limit.
+    pub max_sessions_per_user: usize,
+    /// Proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
+    pub trusted_proxies: Vec<IpNet>,
+    /// The longest a client may take to send a request's headers, and the longest an
+    /// idle connection stays open; zero for no limit.
+    pub header_read_timeout: Duration,
+    /// Open connections at most; 0 for no limit.
+    pub max_connections: usize,
+    /// Where `/metrics` is served instead of the API's port (`METRICS_ADDR`).
+    pub metrics_addr: Option<String>,
     pub admin: Option<AdminBootstrap>,
     /// Browser origins (`https://shop.example.com`) whose pages may call the API; empty
     /// turns CORS off.
     pub cors_allowed_origins: Vec<String>,
 }
 
-/// Limits on failed logins.
+/// Limits on failed password guesses; 0 turns a limit off.
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottleSettings {
-    /// Failures per account within `window` after which logins are refused.
+    /// Failures on one account from one client within `window` after which that client's
+    /// guesses at that account are refused.
     pub max_per_account: u64,
-    /// Failures per client address within `window` after which logins are refused.
+    /// Failures from one client within `window` after which its guesses are refused.
     pub max_per_client: u64,
     /// How long failures are remembered, from the first one.
     pub window: Duration,
@@ -73,6 +97,11 @@ impl Settings {
             bail!("BCRYPT_COST must be between 4 and 31");
         }
         let minutes = positive(&get, "ACCESS_TOKEN_EXPIRE_MINUTES", 30)?;
+        let redis_key_prefix = text("REDIS_KEY_PREFIX", "bookstore");
+        // Braces would become the Redis Cluster hash tag of every key.
+        if redis_key_prefix.contains(['{', '}']) {
+            bail!("REDIS_KEY_PREFIX must not contain braces");
+        }
         let admin = match (get("ADMIN_EMAIL"), get("ADMIN_PASSWORD")) {
             (Some(email), Some(password)) => Some(AdminBootstrap {
                 email,
@@ -89,17 +118,31 @@ impl Settings {
             database_max_connections: number(&get, "DATABASE_MAX_CONNECTIONS", 10)?,
             database_timeout: Duration::from_millis(positive(&get, "DATABASE_TIMEOUT_MS", 1000)?),
             redis_url: get("REDIS_URL").map(SecretString::from),
-            redis_key_prefix: text("REDIS_KEY_PREFIX", "bookstore"),
+            redis_ca_cert: get("REDIS_CA_CERT").map(PathBuf::from),
+            redis_key_prefix,
             access_token_ttl: Duration::from_secs(minutes * 60),
             request_timeout: Duration::from_secs(positive(&get, "REQUEST_TIMEOUT_SECONDS", 30)?),
             max_body_bytes: number(&get, "MAX_BODY_BYTES", 64 * 1024)?,
             shutdown_grace: Duration::from_secs(number(&get, "SHUTDOWN_GRACE_SECONDS", 10)?),
             bcrypt_cost,
+            bcrypt_workers: number(&get, "BCRYPT_WORKERS", cores())?,
+            bcrypt_queue: number(&get, "BCRYPT_QUEUE", 64)?,
             login_throttle: ThrottleSettings {
-                max_per_account: positive(&get, "LOGIN_MAX_FAILURES", 5)?,
-                max_per_client: positive(&get, "LOGIN_MAX_FAILURES_PER_CLIENT", 50)?,
+                max_per_account: number(&get, "LOGIN_MAX_FAILURES", 5)?,
+                max_per_client: number(&get, "LOGIN_MAX_FAILURES_PER_CLIENT", 50)?,
                 window: Duration::from_secs(positive(&get, "LOGIN_THROTTLE_WINDOW_SECONDS", 900)?),
             },
+            signup_max_per_client: number(&get, "SIGNUP_MAX_PER_CLIENT", 20)?,
+            signup_window: Duration::from_secs(positive(&get, "SIGNUP_WINDOW_SECONDS", 3600)?),
+            max_sessions_per_user: number(&get, "MAX_SESSIONS_PER_USER", 50)?,
+            trusted_proxies: networks(get("TRUSTED_PROXIES"))?,
+            header_read_timeout: Duration::from_secs(number(
+                &get,
+                "HEADER_READ_TIMEOUT_SECONDS",
+                10,
+            )?),
+            max_connections: number(&get, "MAX_CONNECTIONS", 4096)?,
+            metrics_addr: get("METRICS_ADDR"),
             admin,
             cors_allowed_origins: origins(get("CORS_ALLOWED_ORIGINS"))?,
         })
@@ -134,6 +177,32 @@ fn origins(list: Option<String>) -> anyhow::Result<Vec<String>> {
             }
         })
         .collect()
+}
+
+/// A comma-separated list of networks in CIDR notation (`10.0.0.0/8, fd00::/8`); a bare
+/// address is a network of one.
+fn networks(list: Option<String>) -> anyhow::Result<Vec<IpNet>> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|net| !net.is_empty())
+        .map(|net| {
+            net.parse::<IpNet>()
+                .or_else(|_| net.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "TRUSTED_PROXIES: {net:?} is not a network such as 10.0.0.0/8 or an address"
+                    )
+                })
+        })
+        .collect()
+}
+
+/// The processors this process may use: as many bcrypt jobs as run at once by default.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// A number of at least 1.
@@ -195,6 +264,10 @@ mod tests {
             ("ADMIN_EMAIL", "root@example.com"),
             ("CORS_ALLOWED_ORIGINS", "*"),
             ("CORS_ALLOWED_ORIGINS", "https://shop.example.com/app"),
+            ("TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("REDIS_KEY_PREFIX", "shop{1}"),
+            ("TRUSTED_PROXIES", "a-load-balancer"),
+            ("SIGNUP_MAX_PER_CLIENT", "-1"),
         ] {
             let err = settings(&[(key, value)])
                 .map(|_| ())
@@ -202,6 +275,27 @@ mod tests {
                 .to_string();
             assert!(err.contains(key), "{err}");
         }
+    }
+
+    #[test]
+    fn trusted_proxies_are_networks_or_addresses() -> anyhow::Result<()> {
+        let s = settings(&[("TRUSTED_PROXIES", " 10.0.0.0/8, 2001:db8::/32 ,192.0.2.1")])?;
+        let shown: Vec<String> = s.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "2001:db8::/32", "192.0.2.1/32"]);
+        assert!(settings(&[])?.trusted_proxies.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn zero_turns_a_limit_off() -> anyhow::Result<()> {
+        let s = settings(&[
+            ("LOGIN_MAX_FAILURES", "0"),
+            ("SIGNUP_MAX_PER_CLIENT", "0"),
+            ("MAX_CONNECTIONS", "0"),
+        ])?;
+        assert_eq!(s.login_throttle.max_per_account, 0);
+        assert_eq!((s.signup_max_per_client, s.max_connections), (0, 0));
+        Ok(())
     }
 
     #[test]

@@ -1,25 +1,28 @@
 //! Building and running the application: wiring, routes, the listener.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
-use poem::endpoint::BoxEndpoint;
-use poem::listener::{Acceptor, Listener, TcpAcceptor, TcpListener};
-use poem::{Endpoint, EndpointExt, Route, Server};
+use poem::endpoint::{BoxEndpoint, make_sync};
+use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApi;
 use poem_openapi::OpenApiService;
 use poem_openapi::registry::{MetaApi, Registry};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::auth::SessionStore;
 use crate::authors::api::AuthorsApi;
 use crate::books::api::BooksApi;
 use crate::db::{Db, Pool};
+use crate::domain::Password;
 use crate::http::edge::Edge;
 use crate::http::methods::{RouteTable, Served};
 use crate::http::observe::Observe;
 use crate::http::problem::error_response;
 use crate::http::security::SecurityHeaders;
+use crate::http::serve::{ServeLimits, serve};
 use crate::metrics::Metrics;
 use crate::operations::{HealthApi, MetricsApi};
 use crate::orders::api::OrdersApi;
@@ -36,6 +39,9 @@ struct Apis {
     books: BooksApi,
     orders: OrdersApi,
     metrics: MetricsApi,
+    /// Whether `/metrics` is served with the API (else on `METRICS_ADDR` only; the spec
+    /// describes it either way).
+    metrics_with_api: bool,
 }
 
 /// The APIs served side by side, as poem-openapi composes a tuple of them.
@@ -69,7 +75,9 @@ impl OpenApi for Apis {
         self.authors.add_routes(table);
         self.books.add_routes(table);
         self.orders.add_routes(table);
-        self.metrics.add_routes(table);
+        if self.metrics_with_api {
+            self.metrics.add_routes(table);
+        }
     }
 }
 
@@ -84,47 +92,69 @@ struct Wired {
 
 /// A server bound to its port, ready to run.
 pub struct Application {
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     port: u16,
+    /// `/metrics` alone, on `METRICS_ADDR`, when it is set.
+    metrics: Option<(TcpListener, BoxEndpoint<'static>)>,
     db: Db,
     sessions: SessionStore,
     app: BoxEndpoint<'static>,
-    shutdown_grace: Duration,
+    limits: ServeLimits,
 }
 
 impl Application {
-    /// Connects to the database, applies migrations, ensures the bootstrap administrator
-    /// and binds `HOST:PORT` (port 0 picks a free one).
+    /// Connects to the database, applies migrations, creates the bootstrap administrator
+    /// if it does not exist, and binds `HOST:PORT` (port 0 picks a free one) and
+    /// `METRICS_ADDR`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let wired = wire(&settings)?;
         wired.db.migrate().await?;
+        wired.sessions.check_certificate().await?;
         if let Some(admin) = &settings.admin {
-            let user = wired.users.ensure_admin(admin).await?;
-            tracing::info!(email = %user.email, "administrator account ensured");
+            bootstrap_admin(&wired.users, &admin.email, admin.password.expose_secret()).await?;
         }
         let addr = format!("{}:{}", settings.host, settings.port);
-        let acceptor = TcpListener::bind(addr.clone())
-            .into_acceptor()
+        let listener = TcpListener::bind(&addr)
             .await
             .with_context(|| format!("binding {addr}"))?;
-        let port = acceptor
-            .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().map(|s| s.port()))
-            .context("the listener has no TCP address")?;
+        let port = listener.local_addr()?.port();
+        let metrics = match &settings.metrics_addr {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding METRICS_ADDR {addr}"))?;
+                let metrics = wired.apis.metrics.metrics.clone();
+                let endpoint = Route::new()
+                    .at("/metrics", make_sync(move |_| metrics.page()))
+                    .boxed();
+                Some((listener, endpoint))
+            }
+            None => None,
+        };
         Ok(Self {
-            acceptor,
+            listener,
             port,
+            metrics,
             db: wired.db.clone(),
             sessions: wired.sessions.clone(),
             app: routes(wired, &settings).boxed(),
-            shutdown_grace: settings.shutdown_grace,
+            limits: ServeLimits {
+                header_read_timeout: settings.header_read_timeout,
+                max_connections: settings.max_connections,
+                shutdown_grace: settings.shutdown_grace,
+            },
         })
     }
 
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port `/metrics` is served on when `METRICS_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        let (listener, _) = self.metrics.as_ref()?;
+        listener.local_addr().ok().map(|addr| addr.port())
     }
 
     /// What a person starting the server wants to know: where it listens, which backends
@@ -161,12 +191,49 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.app, shutdown, Some(self.shutdown_grace))
-            .await?;
+        let (stop, stopped) = watch::channel(false);
+        let signal = |mut stopped: watch::Receiver<bool>| async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        };
+        let metrics = self.metrics.map(|(listener, endpoint)| {
+            let stopped = signal(stopped.clone());
+            tokio::spawn(serve(listener, endpoint, self.limits, stopped))
+        });
+        let api = serve(self.listener, self.app, self.limits, signal(stopped));
+        let (served, ()) = tokio::join!(api, async {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        served?;
+        if let Some(metrics) = metrics {
+            metrics.await??;
+        }
         self.db.close().await;
         Ok(())
     }
+}
+
+/// Creates the administrator of `ADMIN_EMAIL` and `ADMIN_PASSWORD` unless an account has
+/// that e-mail already. An existing account is never changed here (an account someone
+/// signed up with that address must not become an administrator by a restart): one that
+/// is not an active administrator is reported, and `api-server admin create` makes it one.
+async fn bootstrap_admin(users: &UserService, email: &str, password: &str) -> anyhow::Result<()> {
+    let password = Password::parse(password.to_owned())
+        .map_err(|why| anyhow::anyhow!("ADMIN_PASSWORD {why}"))?;
+    let (user, created) = users.bootstrap_admin(email, password).await?;
+    if created {
+        tracing::info!(email = %user.email, "administrator account created");
+    } else if user.is_admin && user.is_active {
+        tracing::info!(email = %user.email, "administrator account exists; left as it is");
+    } else {
+        tracing::warn!(
+            email = %user.email,
+            "ADMIN_EMAIL names an existing account that is not an active administrator; \
+             start-up changes no existing account: use `api-server admin create --email …` \
+             to make it one"
+        );
+    }
+    Ok(())
 }
 
 /// The spec the server serves, as JSON. Builds the API without connecting to anything.
@@ -207,6 +274,7 @@ fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         metrics: MetricsApi {
             metrics: Metrics::new(db.clone(), sessions.clone())?,
         },
+        metrics_with_api: settings.metrics_addr.is_none(),
     };
     Ok(Wired {
         db,
@@ -242,5 +310,5 @@ fn routes(wired: Wired, settings: &Settings) -> impl Endpoint<Output = poem::Res
         .data(wired.users)
         .catch_all_error(|err| async move { error_response(err) })
         .with(SecurityHeaders)
-        .with(Observe::new(metrics))
+        .with(Observe::new(metrics, &settings.trusted_proxies))
 }

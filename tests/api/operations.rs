@@ -194,6 +194,7 @@ async fn every_log_line_of_a_request_has_its_id_and_no_line_has_a_secret() {
     assert_eq!(answered["method"], "POST");
     assert_eq!(answered["route"], "/api/v1/users/login");
     assert_eq!(answered["status"], 200);
+    assert_eq!(answered["client"], "127.0.0.1", "{answered}");
     assert!(answered["latency_ms"].is_f64(), "{answered}");
     assert!(
         of_login.iter().any(|line| line["message"] != "answered"),

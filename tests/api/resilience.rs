@@ -173,7 +173,13 @@ async fn redis_outage(test: &str, mode: Mode) {
     let admin = app.admin().await;
     let book = app.book(&admin, "The Dispossessed", "12.50").await;
     let (customer, user) = app.customer().await;
-    let no_session = app.with_token(&"A".repeat(43));
+    // A token of a session that has ended: only the store can tell it is no longer valid.
+    let (no_session, _) = app.login(&user.email, PASSWORD).await;
+    no_session
+        .logout()
+        .send()
+        .await
+        .expect("logging out succeeds");
 
     // Act: Redis goes away.
     proxy.set(mode);

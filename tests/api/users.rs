@@ -414,6 +414,7 @@ async fn update_me_changes_full_name_and_email() {
         .body(types::UserUpdate {
             full_name: Some("  Grace Paley ".into()),
             email: Some(format!(" {} ", new_email.to_uppercase())),
+            current_password: Some(PASSWORD.into()),
             ..types::UserUpdate::default()
         })
         .send()
@@ -445,6 +446,7 @@ async fn update_me_to_a_taken_email_is_a_conflict_and_changes_nothing() {
         .body(types::UserUpdate {
             email: Some(other.email.to_uppercase()),
             full_name: Some("Changed".into()),
+            current_password: Some(PASSWORD.into()),
             ..types::UserUpdate::default()
         })
         .send()

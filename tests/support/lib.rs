@@ -30,6 +30,8 @@ pub struct TestApp {
     pub base_url: String,
     /// An anonymous client.
     pub client: Client,
+    /// Where `/metrics` is served when `METRICS_ADDR` is set.
+    pub metrics_port: Option<u16>,
     settings: Settings,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -61,6 +63,8 @@ impl TestApp {
                     "REDIS_URL" => redis_url.clone()?,
                     "REDIS_KEY_PREFIX" => prefix.clone(),
                     "BCRYPT_COST" => "4".to_owned(),
+                    // The suite signs up hundreds of accounts from one address.
+                    "SIGNUP_MAX_PER_CLIENT" => "0".to_owned(),
                     "ADMIN_EMAIL" => ADMIN_EMAIL.to_owned(),
                     "ADMIN_PASSWORD" => ADMIN_PASSWORD.to_owned(),
                     _ => return None,
@@ -76,6 +80,7 @@ impl TestApp {
             .await
             .expect("the server starts");
         let base_url = format!("http://127.0.0.1:{}", app.port());
+        let metrics_port = app.metrics_port();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
             stopped.await.ok();
@@ -83,15 +88,47 @@ impl TestApp {
         Self {
             client: Client::new(&base_url),
             base_url,
+            metrics_port,
             settings,
             stop: Some(stop),
             server,
         }
     }
 
+    /// The settings the server runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// An anonymous client whose requests say they were forwarded for `client_ip` (in
+    /// `X-Forwarded-For`), as a load balancer's are.
+    pub fn client_from(&self, client_ip: &str) -> Client {
+        Client::new_with_client(&self.base_url, forwarded_for(client_ip, None))
+    }
+
+    /// Logs in as a client forwarded for `client_ip` (see [`TestApp::client_from`]); the
+    /// raw answer, for tests of refused logins.
+    pub async fn login_from(
+        &self,
+        client_ip: &str,
+        email: &str,
+        password: &str,
+    ) -> Result<api_client::ResponseValue<types::LoginResponse>, api_client::Error<types::Problem>>
+    {
+        self.client_from(client_ip)
+            .log_in(email, password)
+            .await
+            .map(|(_, session)| session)
+    }
+
     /// Stops the server gracefully and starts a new one on the same database and session
     /// store (on a new port): what a restart of the process does.
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        self.restart_with(|_| {}).await
+    }
+
+    /// [`TestApp::restart`] with settings changed by `change`.
+    pub async fn restart_with(mut self, change: impl FnOnce(&mut Settings)) -> Self {
         if let Some(stop) = self.stop.take() {
             stop.send(()).ok();
         }
@@ -99,7 +136,9 @@ impl TestApp {
             .await
             .expect("the server task ends")
             .expect("the server stops cleanly");
-        Self::start(self.settings.clone()).await
+        let mut settings = self.settings.clone();
+        change(&mut settings);
+        Self::start(settings).await
     }
 
     /// Logs in and returns an authenticated client with its login answer.
@@ -199,6 +238,28 @@ pub async fn log_in(
 /// A client of the server at `base_url` that authenticates with `token`, whatever it is.
 pub fn with_token(base_url: &str, token: &str) -> Client {
     api_client::authenticated(base_url, token).expect("the token is a valid header")
+}
+
+/// An HTTP client whose requests carry `X-Forwarded-For: client_ip`, and the bearer
+/// `token` if given.
+pub fn forwarded_for(client_ip: &str, token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "x-forwarded-for",
+        client_ip.parse().expect("an address is a header value"),
+    );
+    if let Some(token) = token {
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}")
+                .parse()
+                .expect("a token is a header value"),
+        );
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
 }
 
 /// A money value for the client, e.g. `money("12.50")`.

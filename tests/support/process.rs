@@ -66,6 +66,7 @@ impl Deployment {
             .env("REDIS_URL", &self.redis_url)
             .env("REDIS_KEY_PREFIX", &self.redis_key_prefix)
             .env("BCRYPT_COST", "4")
+            .env("SIGNUP_MAX_PER_CLIENT", "0")
             .env("ADMIN_EMAIL", ADMIN_EMAIL)
             .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
             .envs(extra.iter().copied())

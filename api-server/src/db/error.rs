@@ -54,6 +54,9 @@ impl From<sqlx::Error> for DbError {
                 }
                 Some("22021" | "22P05") => return Self::InvalidText,
                 Some("57P01" | "57P02" | "57P03" | "57P05") => return Self::Unavailable(err),
+                // The statement ran past `statement_timeout`, which is the statement
+                // timeout of this server too.
+                Some("57014") => return Self::Unavailable(err),
                 Some(code) if code.starts_with("08") => return Self::Unavailable(err),
                 Some(code) if code.parse::<u32>().is_ok_and(|c| c & 0xff == 19) => {
                     return Self::Constraint {

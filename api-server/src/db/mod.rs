@@ -7,6 +7,7 @@
 mod error;
 mod page;
 mod pg_pool;
+mod transaction;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -28,6 +29,7 @@ use sqlx::{AssertSqlSafe, FromRow, Sqlite, SqlitePool};
 pub use error::DbError;
 pub use page::Listing;
 pub use pg_pool::PgPool;
+pub use transaction::Transaction;
 
 use crate::settings::Settings;
 
@@ -148,8 +150,11 @@ impl Db {
         let max = settings.database_max_connections;
         let timeout = settings.database_timeout;
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // PostgreSQL stops a statement that runs past the timeout by itself, so that
+            // one the server gave up on does not go on using the database.
             let options = PgConnectOptions::from_str(url)
-                .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+                .context("DATABASE_URL is not a valid PostgreSQL URL")?
+                .options([("statement_timeout", timeout.as_millis().to_string())]);
             Pool::Postgres(PgPool::new(options, max))
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
@@ -204,15 +209,18 @@ impl Db {
         match &self.pool {
             Pool::Postgres(pool) => {
                 let deadline = tokio::time::Instant::now() + self.timeout;
-                let mut pooled = pool
-                    .acquire(deadline, self.timeout)
+                let mut pooled = pool.acquire(deadline, self.timeout).await.context(
+                    "DATABASE_URL: cannot connect to PostgreSQL (if it requires TLS, check \
+                         sslmode and sslrootcert)",
+                )?;
+                let conn = pooled.get()?;
+                // A migration may run longer than any request's statement: no timeout on
+                // this connection, which is closed afterwards rather than given back.
+                sqlx::raw_sql("SET statement_timeout = 0")
+                    .execute(&mut *conn)
                     .await
-                    .context("connecting to apply the database migrations")?;
-                let applied = sqlx::migrate!("../migrations/postgres")
-                    .run(pooled.get()?)
-                    .await;
-                pooled.release(applied.is_ok());
-                applied
+                    .context("lifting the statement timeout for the migrations")?;
+                sqlx::migrate!("../migrations/postgres").run(conn).await
             }
             Pool::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await,
         }

@@ -159,12 +159,16 @@ impl Shared {
 /// ends the statement and leaves the session as it was. A `FATAL` one (the server shutting
 /// down, the session terminated or timed out) ends the session too.
 pub fn reusable<T>(outcome: &Result<T, sqlx::Error>) -> bool {
-    match outcome {
-        Ok(_) => true,
-        Err(sqlx::Error::Database(err)) => err
+    outcome.as_ref().err().is_none_or(survives)
+}
+
+/// Whether a connection can serve another statement after one that failed with `err`.
+pub fn survives(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(err) => err
             .try_downcast_ref::<PgDatabaseError>()
             .is_some_and(|err| err.severity() == PgSeverity::Error),
-        Err(_) => false,
+        _ => false,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod problem;
 pub mod request_id;
 pub mod responses;
 pub mod security;
+pub mod serve;
 pub mod types;
 
 pub use problem::{ApiError, ApiResult, Problem};

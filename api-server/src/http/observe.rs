@@ -1,5 +1,5 @@
-//! What the server records about each request: a request id, one log line and the
-//! request metrics.
+//! What the server records about each request: a request id, the client's address, one
+//! log line and the request metrics.
 //!
 //! [`Observe`] is the outermost middleware. It takes the id from the `x-request-id`
 //! header when the client sent a sane one (1 to 128 visible ASCII characters), else
@@ -15,10 +15,12 @@
 //! the router for that reason, so that such answers are counted under their route too.
 
 use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use poem::http::{Method, Uri};
+use ipnet::IpNet;
+use poem::http::{HeaderName, Method, Uri};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use tracing::Instrument;
 
@@ -26,7 +28,11 @@ use super::edge::RouteTemplate;
 use super::methods::STANDARD;
 use super::problem::error_response;
 use super::request_id::{REQUEST_ID_HEADER, RequestId};
+use crate::auth::ClientAddr;
 use crate::metrics::{Metrics, UNMATCHED_ROUTE};
+
+/// The header in which proxies name who they forwarded a request for.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// The longest raw path logged for a request that matches no route.
 const MAX_LOGGED_PATH_LEN: usize = 256;
@@ -34,11 +40,17 @@ const MAX_LOGGED_PATH_LEN: usize = 256;
 /// The middleware; see the module documentation.
 pub struct Observe {
     metrics: Metrics,
+    trusted_proxies: Arc<[IpNet]>,
 }
 
 impl Observe {
-    pub fn new(metrics: Metrics) -> Self {
-        Self { metrics }
+    /// Records into `metrics`; the client of a request from one of `trusted_proxies` is
+    /// the one its `X-Forwarded-For` names (see [`ClientAddr`]).
+    pub fn new(metrics: Metrics, trusted_proxies: &[IpNet]) -> Self {
+        Self {
+            metrics,
+            trusted_proxies: trusted_proxies.into(),
+        }
     }
 }
 
@@ -49,6 +61,7 @@ impl<E: Endpoint> Middleware<E> for Observe {
         ObserveEndpoint {
             inner,
             metrics: self.metrics.clone(),
+            trusted_proxies: Arc::clone(&self.trusted_proxies),
         }
     }
 }
@@ -56,14 +69,17 @@ impl<E: Endpoint> Middleware<E> for Observe {
 pub struct ObserveEndpoint<E> {
     inner: E,
     metrics: Metrics,
+    trusted_proxies: Arc<[IpNet]>,
 }
 
 impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
     type Output = Response;
 
-    async fn call(&self, req: Request) -> poem::Result<Response> {
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let started = Instant::now();
         let id = RequestId::from_header(req.headers().get(REQUEST_ID_HEADER));
+        let client = client_of(&req, &self.trusted_proxies);
+        req.set_data(client);
         let method = method_label(req.method());
         let uri = req.uri().clone();
         let span = tracing::info_span!("request", request_id = %id.as_str());
@@ -82,6 +98,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             tracing::info!(
                 method,
                 route = %LoggedRoute { template: template.as_deref(), uri: &uri },
+                client = %client,
                 status = status.as_u16(),
                 latency_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3,
                 "answered"
@@ -93,6 +110,21 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         .instrument(span)
         .await
     }
+}
+
+/// The client of `req` (see [`ClientAddr`]); a peer that is no IP socket (which this
+/// server never listens on) counts as the unspecified address.
+fn client_of(req: &Request, trusted_proxies: &[IpNet]) -> ClientAddr {
+    let peer = req
+        .remote_addr()
+        .as_socket_addr()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |addr| addr.ip());
+    let forwarded = req
+        .headers()
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|value| value.to_str().ok());
+    ClientAddr::resolve(peer, forwarded, trusted_proxies)
 }
 
 /// The method as a label: the standard methods by name, any other as `OTHER`, so that

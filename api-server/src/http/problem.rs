@@ -130,6 +130,11 @@ impl From<&AppError> for Problem {
                     )
                 }
             }
+            AppError::Overloaded => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded",
+                "The server is busy with other requests of this kind; retry shortly.",
+            ),
             AppError::Unavailable(source) => {
                 tracing::warn!(error = format!("{source:#}"), "dependency unavailable");
                 Self::new(

@@ -19,11 +19,6 @@ impl MetricsApi {
     /// connections in use and idle; failed session-store calls; and the running version.
     #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
     async fn metrics(&self) -> PlainText<String> {
-        // Encoding fails only on a malformed metric family, which this registry never
-        // holds; should it happen all the same, the page is empty and the log says why.
-        PlainText(self.metrics.render().unwrap_or_else(|err| {
-            tracing::error!(error = format!("{err:#}"), "metrics cannot be rendered");
-            String::new()
-        }))
+        PlainText(self.metrics.page())
     }
 }

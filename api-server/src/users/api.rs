@@ -1,6 +1,6 @@
 //! `/api/v1/users`: sign-up, login, logout, profiles and account administration.
 
-use poem::web::RemoteAddr;
+use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -11,6 +11,7 @@ use super::service::UserService;
 use super::wire::{
     LoginRequest, LoginResponse, SignupRequest, TokenType, User, UserPage, UserUpdate,
 };
+use crate::auth::ClientAddr;
 use crate::http::page::{Limit, Offset, page_request};
 use crate::http::problem::{
     CONFLICT, FORBIDDEN, NOT_FOUND, TOO_MANY_REQUESTS, UNAUTHORIZED, UNPROCESSABLE,
@@ -24,33 +25,39 @@ pub struct UsersApi {
 #[OpenApi(prefix_path = "/api/v1/users", tag = "ApiTags::Users")]
 impl UsersApi {
     /// Create an account.
+    ///
+    /// At most `SIGNUP_MAX_PER_CLIENT` sign-ups from one client address within
+    /// `SIGNUP_WINDOW_SECONDS` (20 an hour unless the operator says otherwise); past that,
+    /// 429 with `Retry-After`.
     #[oai(path = "/signup", method = "post", operation_id = "signup")]
     async fn signup(
         &self,
+        client: Data<&ClientAddr>,
         body: Json<SignupRequest>,
-    ) -> ApiResult<Created<User>, { CONFLICT | UNPROCESSABLE }> {
-        let user = self.users.signup(body.0.try_into()?).await?;
+    ) -> ApiResult<Created<User>, { CONFLICT | UNPROCESSABLE | TOO_MANY_REQUESTS }> {
+        let user = self.users.signup(body.0.try_into()?, **client).await?;
         Ok(Created::Ok(Json(user.into())))
     }
 
     /// Exchange e-mail and password for a bearer token.
     ///
     /// A wrong e-mail and a wrong password get the same 401; a deactivated account 403.
-    /// Repeated failures for one account or from one client address are slowed, then
-    /// refused with 429 and `Retry-After` until their window passes, even with the right
-    /// password; a successful login clears the account's count.
+    /// Failed guesses are counted per account and client address, and per client
+    /// address: at the limit (5 and 50 within 15 minutes unless the operator says
+    /// otherwise), that client's guesses at that account, or all its guesses, are refused
+    /// with 429 and `Retry-After` until the window passes, even with the right password.
+    /// Failures at an account from other clients only slow a login, never refuse it.
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
-        remote: &RemoteAddr,
+        client: Data<&ClientAddr>,
         body: Json<LoginRequest>,
     ) -> ApiResult<
         Json<LoginResponse>,
         { UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE | TOO_MANY_REQUESTS },
     > {
         let LoginRequest { email, password } = body.0;
-        let client = remote.as_socket_addr().map(|addr| addr.ip());
-        let (token, user) = self.users.login(&email.0, password.0, client).await?;
+        let (token, user) = self.users.login(&email.0, password.0, **client).await?;
         Ok(Json(LoginResponse {
             access_token: token.token,
             token_type: TokenType::Bearer,
@@ -74,22 +81,32 @@ impl UsersApi {
     }
 
     /// Change the caller's own account.
+    ///
+    /// A new e-mail or password needs `current_password`, whose guesses are throttled as
+    /// logins are (429). A new password ends every other session of the account.
     #[oai(path = "/me", method = "patch", operation_id = "update_me")]
     async fn update_me(
         &self,
         auth: BearerAuth,
+        client: Data<&ClientAddr>,
         body: Json<UserUpdate>,
-    ) -> ApiResult<Json<User>, { UNAUTHORIZED | FORBIDDEN | CONFLICT | UNPROCESSABLE }> {
+    ) -> ApiResult<
+        Json<User>,
+        { UNAUTHORIZED | FORBIDDEN | CONFLICT | UNPROCESSABLE | TOO_MANY_REQUESTS },
+    > {
         let caller = auth.0;
         let patch = body.0.try_into()?;
-        Ok(Json(
-            self.users.update(&caller, caller.id(), patch).await?.into(),
-        ))
+        let user = self.users.update(&caller, caller.id(), patch, **client);
+        Ok(Json(user.await?.into()))
     }
 
-    /// Deactivate the caller's own account and end all its sessions.
+    /// Deactivate the caller's own account and end all its sessions. The last active
+    /// administrator cannot (409 `last_admin`).
     #[oai(path = "/me", method = "delete", operation_id = "delete_me")]
-    async fn delete_me(&self, auth: BearerAuth) -> ApiResult<NoContent, { UNAUTHORIZED }> {
+    async fn delete_me(
+        &self,
+        auth: BearerAuth,
+    ) -> ApiResult<NoContent, { UNAUTHORIZED | CONFLICT }> {
         let caller = auth.0;
         self.users.deactivate(&caller, caller.id()).await?;
         Ok(NoContent::Done)
@@ -123,27 +140,36 @@ impl UsersApi {
 
     /// Change an account: the caller's own, or any for administrators.
     ///
-    /// Only administrators may set `is_active` or `is_admin`. A new password ends the
+    /// Only administrators may set `is_active` or `is_admin`; the last active
+    /// administrator cannot be demoted or deactivated (409 `last_admin`). Changing one's
+    /// own e-mail or password needs `current_password` (throttled as logins are: 429); an
+    /// administrator changing another account's does not. A new password ends the
     /// account's other sessions; deactivation ends all of them.
     #[oai(path = "/:id", method = "patch", operation_id = "update_user")]
     async fn update_user(
         &self,
         auth: BearerAuth,
+        client: Data<&ClientAddr>,
         id: Path<Uuid>,
         body: Json<UserUpdate>,
-    ) -> ApiResult<Json<User>, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>
-    {
+    ) -> ApiResult<
+        Json<User>,
+        { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE | TOO_MANY_REQUESTS },
+    > {
         let patch = body.0.try_into()?;
-        Ok(Json(self.users.update(&auth.0, id.0, patch).await?.into()))
+        let user = self.users.update(&auth.0, id.0, patch, **client);
+        Ok(Json(user.await?.into()))
     }
 
-    /// Deactivate an account (its order history is kept) and end all its sessions.
+    /// Deactivate an account (its order history is kept) and end all its sessions. The
+    /// last active administrator cannot be deactivated (409 `last_admin`).
     #[oai(path = "/:id", method = "delete", operation_id = "delete_user")]
     async fn delete_user(
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<NoContent, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE }> {
+    ) -> ApiResult<NoContent, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>
+    {
         self.users.deactivate(&auth.0, id.0).await?;
         Ok(NoContent::Done)
     }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use crate::auth::Session;
 use crate::domain::{Email, Password, Text};
 use crate::error::AppError;
 
@@ -21,6 +22,19 @@ pub struct User {
     pub is_admin: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Sessions that began before this are refused: set when the password changes or the
+    /// account is deactivated, so that revoking them does not depend on the session store.
+    pub sessions_valid_after: Option<DateTime<Utc>>,
+}
+
+impl User {
+    /// Whether a session that began at `started` may still act for this account.
+    pub fn accepts_session(&self, started: DateTime<Utc>) -> bool {
+        self.is_active
+            && self
+                .sessions_valid_after
+                .is_none_or(|after| started.timestamp_millis() >= after.timestamp_millis())
+    }
 }
 
 /// A sign-up: a new customer's account, not yet hashed.
@@ -60,14 +74,16 @@ pub struct UserChanges {
     pub password_hash: Option<String>,
     pub is_active: Option<bool>,
     pub is_admin: Option<bool>,
+    /// Ends every session that began before it.
+    pub sessions_valid_after: Option<DateTime<Utc>>,
 }
 
 /// Who is making a request, as far as authorization cares: an active account and the
 /// session the request came with.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// Digest of the token this request came with, to revoke or keep this session.
-    pub session: String,
+    /// The session this request came with, to end or keep it.
+    pub session: Session,
     /// The caller's account as read while authenticating this request.
     pub account: User,
 }

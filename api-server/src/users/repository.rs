@@ -2,13 +2,14 @@
 
 use chrono::{DateTime, Utc};
 use sea_query::{
-    Condition, Expr, ExprTrait, Iden, InsertStatement, OnConflict, Query, SelectStatement,
+    Condition, Expr, ExprTrait, Iden, InsertStatement, LockType, OnConflict, Order, Query,
+    SelectStatement, UpdateStatement,
 };
 use uuid::Uuid;
 
 use super::model::{NewUser, User, UserChanges};
 use crate::db::{Db, DbError, Listing};
-use crate::domain::{Email, Page, PageRequest};
+use crate::domain::{Page, PageRequest};
 use crate::error::AppError;
 
 #[derive(Iden, Clone, Copy)]
@@ -22,9 +23,10 @@ enum Users {
     IsAdmin,
     CreatedAt,
     UpdatedAt,
+    SessionsValidAfter,
 }
 
-const COLUMNS: [Users; 8] = [
+const COLUMNS: [Users; 9] = [
     Users::Id,
     Users::Email,
     Users::FullName,
@@ -33,6 +35,7 @@ const COLUMNS: [Users; 8] = [
     Users::IsAdmin,
     Users::CreatedAt,
     Users::UpdatedAt,
+    Users::SessionsValidAfter,
 ];
 
 /// A row of `users`.
@@ -46,6 +49,7 @@ struct UserRow {
     is_admin: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    sessions_valid_after: Option<DateTime<Utc>>,
 }
 
 impl From<UserRow> for User {
@@ -59,8 +63,15 @@ impl From<UserRow> for User {
             is_admin: row.is_admin,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            sessions_valid_after: row.sessions_valid_after,
         }
     }
+}
+
+/// Just the id of a row.
+#[derive(sqlx::FromRow)]
+struct IdRow {
+    id: Uuid,
 }
 
 #[derive(Clone)]
@@ -80,27 +91,15 @@ impl UserRepository {
         Ok(row.into())
     }
 
-    /// Creates the account, or makes the existing one with that e-mail an active
-    /// administrator with the given password.
-    pub async fn upsert_admin(&self, user: NewUser) -> Result<User, AppError> {
-        let stmt = insert(NewUser {
-            is_admin: true,
-            ..user
-        })?
-        .on_conflict(
-            OnConflict::column(Users::Email)
-                .update_columns([
-                    Users::HashedPassword,
-                    Users::IsActive,
-                    Users::IsAdmin,
-                    Users::UpdatedAt,
-                ])
-                .to_owned(),
-        )
-        .returning_all()
-        .to_owned();
-        let row: UserRow = self.db.fetch_one(&stmt).await?;
-        Ok(row.into())
+    /// Inserts an account unless one has its e-mail already: `None` then, and nothing
+    /// changes.
+    pub async fn insert_if_absent(&self, user: NewUser) -> Result<Option<User>, AppError> {
+        let stmt = insert(user)?
+            .on_conflict(OnConflict::column(Users::Email).do_nothing().to_owned())
+            .returning_all()
+            .to_owned();
+        let row: Option<UserRow> = self.db.fetch_optional(&stmt).await?;
+        Ok(row.map(Into::into))
     }
 
     pub async fn find(&self, id: Uuid) -> Result<Option<User>, AppError> {
@@ -109,9 +108,10 @@ impl UserRepository {
         Ok(row.map(Into::into))
     }
 
-    pub async fn find_by_email(&self, email: &Email) -> Result<Option<User>, AppError> {
+    /// The account with this (normalised) e-mail.
+    pub async fn find_by_email(&self, email: &str) -> Result<Option<User>, AppError> {
         let stmt = select()
-            .and_where(Expr::col(Users::Email).eq(email.as_str()))
+            .and_where(Expr::col(Users::Email).eq(email))
             .to_owned();
         let row: Option<UserRow> = self.db.fetch_optional(&stmt).await?;
         Ok(row.map(Into::into))
@@ -130,28 +130,39 @@ impl UserRepository {
     }
 
     /// Applies `changes` and returns the updated row, or `None` if there is no such user.
+    ///
+    /// Changes that end an administrator's rights (`is_admin` or `is_active` set to
+    /// false) are refused with 409 `last_admin` when the account is the last active
+    /// administrator. That is decided in one transaction that locks every active
+    /// administrator first, so two administrators demoting each other at once cannot
+    /// both succeed.
     pub async fn update(&self, id: Uuid, changes: UserChanges) -> Result<Option<User>, AppError> {
-        let mut stmt = Query::update();
-        stmt.table(Users::Table)
-            .value(Users::UpdatedAt, Utc::now())
-            .and_where(Expr::col(Users::Id).eq(id))
-            .returning_all();
-        if let Some(email) = changes.email {
-            stmt.value(Users::Email, email.into_inner());
+        let demotes = changes.is_admin == Some(false) || changes.is_active == Some(false);
+        let stmt = update(id, changes);
+        if !demotes {
+            let row: Option<UserRow> = self.db.fetch_optional(&stmt).await.map_err(email_taken)?;
+            return Ok(row.map(Into::into));
         }
-        if let Some(full_name) = changes.full_name {
-            stmt.value(Users::FullName, full_name.into_inner());
+        let mut tx = self.db.begin().await?;
+        let admins = Query::select()
+            .column(Users::Id)
+            .from(Users::Table)
+            .and_where(Expr::col(Users::IsAdmin).eq(true))
+            .and_where(Expr::col(Users::IsActive).eq(true))
+            .order_by(Users::Id, Order::Asc)
+            .lock(LockType::Update)
+            .to_owned();
+        let admins: Vec<IdRow> = tx.fetch_all(&admins).await?;
+        if let [only] = admins.as_slice()
+            && only.id == id
+        {
+            return Err(AppError::conflict(
+                "last_admin",
+                "This is the last active administrator; make another one first.",
+            ));
         }
-        if let Some(hash) = changes.password_hash {
-            stmt.value(Users::HashedPassword, hash);
-        }
-        if let Some(is_active) = changes.is_active {
-            stmt.value(Users::IsActive, is_active);
-        }
-        if let Some(is_admin) = changes.is_admin {
-            stmt.value(Users::IsAdmin, is_admin);
-        }
-        let row: Option<UserRow> = self.db.fetch_optional(&stmt).await.map_err(email_taken)?;
+        let row: Option<UserRow> = tx.fetch_optional(&stmt).await.map_err(email_taken)?;
+        tx.commit().await?;
         Ok(row.map(Into::into))
     }
 }
@@ -181,8 +192,37 @@ fn insert(user: NewUser) -> Result<InsertStatement, DbError> {
             user.is_admin.into(),
             now.into(),
             now.into(),
+            None::<DateTime<Utc>>.into(),
         ])?
         .to_owned())
+}
+
+/// `UPDATE` of the columns `changes` sets, returning the row.
+fn update(id: Uuid, changes: UserChanges) -> UpdateStatement {
+    let mut stmt = Query::update();
+    stmt.table(Users::Table)
+        .value(Users::UpdatedAt, Utc::now())
+        .and_where(Expr::col(Users::Id).eq(id))
+        .returning_all();
+    if let Some(email) = changes.email {
+        stmt.value(Users::Email, email.into_inner());
+    }
+    if let Some(full_name) = changes.full_name {
+        stmt.value(Users::FullName, full_name.into_inner());
+    }
+    if let Some(hash) = changes.password_hash {
+        stmt.value(Users::HashedPassword, hash);
+    }
+    if let Some(is_active) = changes.is_active {
+        stmt.value(Users::IsActive, is_active);
+    }
+    if let Some(is_admin) = changes.is_admin {
+        stmt.value(Users::IsAdmin, is_admin);
+    }
+    if let Some(after) = changes.sessions_valid_after {
+        stmt.value(Users::SessionsValidAfter, after);
+    }
+    stmt
 }
 
 fn select() -> SelectStatement {

@@ -1,17 +1,16 @@
 //! Account rules: who is calling, who may see and change which account, passwords and
-//! sessions.
+//! sessions, and the administrator accounts an operator manages.
 
-use std::net::IpAddr;
-
-use secrecy::ExposeSecret;
+use chrono::Utc;
 use uuid::Uuid;
 
 use super::model::{Caller, FullName, NewUser, Signup, User, UserChanges, UserPatch};
 use super::repository::UserRepository;
-use crate::auth::{Attempt, LoginThrottle, PasswordHasher, SessionStore, SessionToken};
+use crate::auth::{
+    Attempt, ClientAddr, LoginThrottle, PasswordHasher, SessionStore, SessionToken, SignupThrottle,
+};
 use crate::domain::{Email, Page, PageRequest, Password};
 use crate::error::AppError;
-use crate::settings::AdminBootstrap;
 
 #[derive(Clone)]
 pub struct UserService {
@@ -19,20 +18,31 @@ pub struct UserService {
     sessions: SessionStore,
     hasher: PasswordHasher,
     throttle: LoginThrottle,
+    signups: SignupThrottle,
+}
+
+/// What an operator's command did to an administrator account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminOutcome {
+    Created,
+    /// The account existed: it is now an active administrator with the new password.
+    Promoted,
 }
 
 impl UserService {
-    pub fn new(
+    pub(super) fn new(
         users: UserRepository,
         sessions: SessionStore,
         hasher: PasswordHasher,
         throttle: LoginThrottle,
+        signups: SignupThrottle,
     ) -> Self {
         Self {
             users,
             sessions,
             hasher,
             throttle,
+            signups,
         }
     }
 
@@ -41,25 +51,29 @@ impl UserService {
         self.sessions.ttl()
     }
 
-    /// The caller behind `token`: 401 unless the session is live and its account exists
-    /// and is active. Fails closed: if the store cannot be asked, the answer is 503,
-    /// never "authenticated".
+    /// The caller behind `token`: 401 unless the session is live, its account exists and
+    /// is active, and the session began after the account's sessions were last revoked.
+    /// Fails closed: if the store cannot be asked, the answer is 503, never
+    /// "authenticated".
     pub async fn authenticate(&self, token: &str) -> Result<Caller, AppError> {
-        let (user_id, session) = self
+        let session = self
             .sessions
             .lookup(token)
             .await?
             .ok_or(AppError::Unauthenticated)?;
         let account = self
             .users
-            .find(user_id)
+            .find(session.user_id)
             .await?
-            .filter(|user| user.is_active)
+            .filter(|user| user.accepts_session(session.started))
             .ok_or(AppError::Unauthenticated)?;
         Ok(Caller { session, account })
     }
 
-    pub async fn signup(&self, signup: Signup) -> Result<User, AppError> {
+    /// Creates a customer's account; at most `SIGNUP_MAX_PER_CLIENT` a window from one
+    /// client.
+    pub async fn signup(&self, signup: Signup, client: ClientAddr) -> Result<User, AppError> {
+        self.signups.admit(&client.key()).await?;
         let user = NewUser {
             email: signup.email,
             full_name: signup.full_name,
@@ -71,30 +85,33 @@ impl UserService {
 
     /// Exchanges credentials for a session. Wrong e-mail and wrong password get the same
     /// answer after the same amount of work; a deactivated account is refused only once
-    /// its password has been proven.
-    ///
-    /// Failed attempts are counted per account and per client address: past the limits
-    /// of `LoginThrottle` the answer is 429 (even for the right password) until the
-    /// window passes.
+    /// its password has been proven. Guesses are throttled (see `auth::throttle`).
     pub async fn login(
         &self,
         email: &str,
         password: String,
-        client: Option<IpAddr>,
+        client: ClientAddr,
     ) -> Result<(SessionToken, User), AppError> {
-        let attempt = Attempt::new(email, client);
-        self.throttle.admit(&attempt).await?;
-        let user = match Email::parse(email) {
-            Ok(email) => self.users.find_by_email(&email).await?,
-            Err(_) => None,
+        // An address that would not pass as new can still be an account's: it is looked
+        // up as it is normalised, and simply not found if no account has it.
+        let email = Email::normalize(email);
+        let admission = self
+            .throttle
+            .admit(Attempt::new(&email, &client.key()))
+            .await?;
+        // Text no database can hold (a NUL byte, say) is no account's.
+        let user = if email.chars().any(char::is_control) {
+            None
+        } else {
+            self.users.find_by_email(&email).await?
         };
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         let verified = self.hasher.verify(password, hash).await?;
         let Some(user) = user.filter(|_| verified) else {
-            self.throttle.failed(&attempt).await?;
+            self.throttle.failed(admission).await?;
             return Err(AppError::Unauthenticated);
         };
-        self.throttle.succeeded(&attempt).await?;
+        self.throttle.succeeded(admission).await?;
         if !user.is_active {
             return Err(AppError::forbidden(
                 "account_inactive",
@@ -106,7 +123,7 @@ impl UserService {
     }
 
     pub async fn logout(&self, caller: &Caller) -> Result<(), AppError> {
-        self.sessions.revoke(caller.id(), &caller.session).await
+        self.sessions.revoke(&caller.session).await
     }
 
     pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<User, AppError> {
@@ -123,11 +140,15 @@ impl UserService {
         self.users.list(page).await
     }
 
+    /// Changes an account. Changing one's own e-mail or password takes the current
+    /// password, checked (and throttled) as a login is. A new password ends the
+    /// account's other sessions, a deactivation all of them.
     pub async fn update(
         &self,
         caller: &Caller,
         id: Uuid,
         patch: UserPatch,
+        client: ClientAddr,
     ) -> Result<User, AppError> {
         authorize(caller, id)?;
         if !caller.is_admin() && (patch.is_admin.is_some() || patch.is_active.is_some()) {
@@ -143,47 +164,38 @@ impl UserService {
             .ok_or(AppError::NotFound("user"))?;
 
         let own = caller.id() == id;
-        if own && patch.password.is_some() {
+        if own && (patch.password.is_some() || patch.email.is_some()) {
             let Some(current) = patch.current_password else {
                 return Err(AppError::invalid(
                     "current_password",
-                    "is required to change your own password",
+                    "is required to change your own e-mail or password",
                 ));
             };
-            if !self
-                .hasher
-                .verify(current, Some(target.password_hash))
-                .await?
-            {
-                return Err(AppError::forbidden(
-                    "current_password_mismatch",
-                    "The current password is wrong.",
-                ));
-            }
+            self.check_current_password(&target, current, client)
+                .await?;
         }
         let password_hash = match &patch.password {
             Some(password) => Some(self.hasher.hash(password).await?),
             None => None,
         };
+        let ends_sessions = patch.password.is_some() || patch.is_active == Some(false);
         let changes = UserChanges {
             email: patch.email,
             full_name: patch.full_name,
             password_hash,
             is_active: patch.is_active,
             is_admin: patch.is_admin,
+            sessions_valid_after: ends_sessions.then(Utc::now),
         };
         let updated = self
             .users
             .update(id, changes)
             .await?
             .ok_or(AppError::NotFound("user"))?;
-
-        if !updated.is_active {
-            self.sessions.revoke_all(id, None).await?;
-        } else if patch.password.is_some() {
-            // The caller keeps the session they changed their password with.
-            let keep = own.then_some(caller.session.as_str());
-            self.sessions.revoke_all(id, keep).await?;
+        if ends_sessions {
+            // The caller keeps the session they changed their own password with.
+            let keep = (own && updated.is_active).then_some(&caller.session);
+            self.end_sessions(id, keep).await;
         }
         Ok(updated)
     }
@@ -193,30 +205,142 @@ impl UserService {
         authorize(caller, id)?;
         let changes = UserChanges {
             is_active: Some(false),
+            sessions_valid_after: Some(Utc::now()),
             ..UserChanges::default()
         };
         self.users
             .update(id, changes)
             .await?
             .ok_or(AppError::NotFound("user"))?;
-        self.sessions.revoke_all(id, None).await
+        self.end_sessions(id, None).await;
+        Ok(())
     }
 
-    /// Makes sure the configured administrator exists, is active and has the configured
-    /// password.
-    pub async fn ensure_admin(&self, admin: &AdminBootstrap) -> anyhow::Result<User> {
-        let email =
-            Email::parse(&admin.email).map_err(|why| anyhow::anyhow!("ADMIN_EMAIL {why}"))?;
-        let password = Password::parse(admin.password.expose_secret().to_owned())
-            .map_err(|why| anyhow::anyhow!("ADMIN_PASSWORD {why}"))?;
+    /// Creates the administrator configured for start-up unless an account has that
+    /// e-mail already; start-up never changes an existing account. Returns the account,
+    /// and whether it was created.
+    pub async fn bootstrap_admin(
+        &self,
+        email: &str,
+        password: Password,
+    ) -> anyhow::Result<(User, bool)> {
+        let email = Email::parse(email).map_err(|why| anyhow::anyhow!("ADMIN_EMAIL {why}"))?;
+        if let Some(existing) = self.users.find_by_email(email.as_str()).await? {
+            return Ok((existing, false));
+        }
         let user = NewUser {
-            email,
-            full_name: FullName::parse("Administrator").map_err(anyhow::Error::msg)?,
+            email: email.clone(),
+            full_name: administrator_name()?,
             password_hash: self.hasher.hash(&password).await?,
             is_admin: true,
         };
-        Ok(self.users.upsert_admin(user).await?)
+        if let Some(created) = self.users.insert_if_absent(user).await? {
+            return Ok((created, true));
+        }
+        // Another replica created it meanwhile.
+        let existing = self
+            .users
+            .find_by_email(email.as_str())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the account {email} vanished during start-up"))?;
+        Ok((existing, false))
     }
+
+    /// An operator's command: makes the account of `email` an active administrator with
+    /// `password`, creating it if there is none, and ends its sessions.
+    pub async fn create_admin(
+        &self,
+        email: &Email,
+        password: &Password,
+    ) -> anyhow::Result<AdminOutcome> {
+        let password_hash = self.hasher.hash(password).await?;
+        let Some(existing) = self.users.find_by_email(email.as_str()).await? else {
+            let user = NewUser {
+                email: email.clone(),
+                full_name: administrator_name()?,
+                password_hash,
+                is_admin: true,
+            };
+            self.users.insert(user).await?;
+            return Ok(AdminOutcome::Created);
+        };
+        let changes = UserChanges {
+            password_hash: Some(password_hash),
+            is_active: Some(true),
+            is_admin: Some(true),
+            sessions_valid_after: Some(Utc::now()),
+            ..UserChanges::default()
+        };
+        self.users.update(existing.id, changes).await?;
+        self.end_sessions(existing.id, None).await;
+        Ok(AdminOutcome::Promoted)
+    }
+
+    /// An operator's command: gives the account of `email` a new password and ends its
+    /// sessions.
+    pub async fn reset_password(&self, email: &Email, password: &Password) -> anyhow::Result<()> {
+        let existing = self
+            .users
+            .find_by_email(email.as_str())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no account has the e-mail {email}"))?;
+        let changes = UserChanges {
+            password_hash: Some(self.hasher.hash(password).await?),
+            sessions_valid_after: Some(Utc::now()),
+            ..UserChanges::default()
+        };
+        self.users.update(existing.id, changes).await?;
+        self.end_sessions(existing.id, None).await;
+        Ok(())
+    }
+
+    /// Checks the current password given with a change to one's own account, throttled
+    /// as a login: 403 when it is wrong, 429 past the limits.
+    async fn check_current_password(
+        &self,
+        account: &User,
+        current: String,
+        client: ClientAddr,
+    ) -> Result<(), AppError> {
+        let admission = self
+            .throttle
+            .admit(Attempt::new(&account.email, &client.key()))
+            .await?;
+        let hash = Some(account.password_hash.clone());
+        if self.hasher.verify(current, hash).await? {
+            self.throttle.succeeded(admission).await
+        } else {
+            self.throttle.failed(admission).await?;
+            Err(AppError::forbidden(
+                "current_password_mismatch",
+                "The current password is wrong.",
+            ))
+        }
+    }
+
+    /// Removes the account's sessions from the store, but `keep`, which is renewed so
+    /// that it outlives the account's new `sessions_valid_after`. The account's row has
+    /// already refused them all: if the store cannot be reached, this is logged and the
+    /// change stands.
+    async fn end_sessions(&self, user_id: Uuid, keep: Option<&crate::auth::Session>) {
+        if let Some(session) = keep
+            && let Err(err) = self.sessions.renew(session).await
+        {
+            tracing::warn!(error = %err, "the session the change was made with ended too");
+        }
+        let keep = keep.map(|session| session.digest.as_str());
+        if let Err(err) = self.sessions.revoke_all(user_id, keep).await {
+            tracing::warn!(
+                error = %err,
+                "ended sessions stay in the session store until they expire; the account refuses them"
+            );
+        }
+    }
+}
+
+/// The name an administrator's account is created with.
+fn administrator_name() -> anyhow::Result<FullName> {
+    FullName::parse("Administrator").map_err(anyhow::Error::msg)
 }
 
 /// Users may act on their own account; administrators on any.

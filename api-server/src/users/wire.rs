@@ -99,12 +99,13 @@ pub struct LoginResponse {
 /// Changes to an account; absent fields stay as they are.
 #[derive(Debug, Object)]
 pub struct UserUpdate {
+    /// A new e-mail. Changing one's own requires `current_password`.
     pub email: Absent<StrictString>,
     pub full_name: Absent<StrictString>,
     /// A new password (8 to 72 bytes). Changing one's own password requires
     /// `current_password` and ends every other session of the account.
     pub password: Absent<StrictString>,
-    /// The current password; required when changing one's own password.
+    /// The current password; required when changing one's own e-mail or password.
     pub current_password: Absent<StrictString>,
     /// Administrators only.
     pub is_active: Absent<bool>,

@@ -1,12 +1,14 @@
 //! Sessions in this process's memory: the store of the embedded default. Same
-//! semantics as Redis (digests only, TTL, per-user revocation), but one process only,
-//! and every session ends when the process does.
+//! semantics as Redis (digests only, TTL, per-account index capped and pruned, counters),
+//! but one process only, and every session ends when the process does.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
+
+use super::Entry;
 
 #[derive(Clone, Default)]
 pub struct MemorySessions {
@@ -15,17 +17,20 @@ pub struct MemorySessions {
 
 #[derive(Default)]
 struct Sessions {
-    by_digest: HashMap<String, (Uuid, Instant)>,
-    by_user: HashMap<Uuid, HashSet<String>>,
+    by_digest: HashMap<String, (Entry, Instant)>,
+    /// Each account's sessions, ordered by expiry.
+    by_user: HashMap<Uuid, BTreeSet<(Instant, String)>>,
     /// Named counters and when each expires.
     counters: HashMap<String, (u64, Instant)>,
-    /// When to next sweep out expired sessions, so memory stays bounded by live ones.
+    /// When to next sweep out expired sessions and counters, so memory stays bounded by
+    /// live ones.
     next_sweep: Option<Instant>,
 }
 
 impl MemorySessions {
-    pub fn insert(&self, digest: &str, user_id: Uuid, ttl: Duration) {
+    pub fn insert(&self, digest: &str, entry: Entry, ttl: Duration, cap: usize) {
         let now = Instant::now();
+        let expires = now + ttl;
         let mut sessions = self.lock();
         if sessions.next_sweep.is_none_or(|at| at <= now) {
             sessions.sweep(now);
@@ -33,35 +38,49 @@ impl MemorySessions {
         }
         sessions
             .by_digest
-            .insert(digest.to_owned(), (user_id, now + ttl));
-        sessions
-            .by_user
-            .entry(user_id)
-            .or_default()
-            .insert(digest.to_owned());
+            .insert(digest.to_owned(), (entry, expires));
+        let index = sessions.by_user.entry(entry.user_id).or_default();
+        index.retain(|(at, _)| *at > now);
+        index.insert((expires, digest.to_owned()));
+        let mut evicted = Vec::new();
+        while cap > 0 && index.len() > cap {
+            if let Some((_, oldest)) = index.pop_first() {
+                evicted.push(oldest);
+            }
+        }
+        for digest in evicted {
+            sessions.by_digest.remove(&digest);
+        }
     }
 
-    pub fn get(&self, digest: &str) -> Option<Uuid> {
+    pub fn get(&self, digest: &str) -> Option<Entry> {
         let sessions = self.lock();
-        let &(user_id, expires) = sessions.by_digest.get(digest)?;
-        (Instant::now() < expires).then_some(user_id)
+        let &(entry, expires) = sessions.by_digest.get(digest)?;
+        (Instant::now() < expires).then_some(entry)
+    }
+
+    pub fn replace(&self, digest: &str, entry: Entry) {
+        if let Some(stored) = self.lock().by_digest.get_mut(digest) {
+            stored.0 = entry;
+        }
     }
 
     pub fn remove(&self, user_id: Uuid, digest: &str) {
         let mut sessions = self.lock();
-        sessions.by_digest.remove(digest);
-        if let Some(digests) = sessions.by_user.get_mut(&user_id) {
-            digests.remove(digest);
+        if let Some((_, expires)) = sessions.by_digest.remove(digest)
+            && let Some(index) = sessions.by_user.get_mut(&user_id)
+        {
+            index.remove(&(expires, digest.to_owned()));
         }
     }
 
     pub fn remove_all(&self, user_id: Uuid, keep: Option<&str>) {
         let mut sessions = self.lock();
-        let digests = sessions.by_user.remove(&user_id).unwrap_or_default();
-        let mut kept = HashSet::new();
-        for digest in digests {
+        let index = sessions.by_user.remove(&user_id).unwrap_or_default();
+        let mut kept = BTreeSet::new();
+        for (expires, digest) in index {
             if Some(digest.as_str()) == keep {
-                kept.insert(digest);
+                kept.insert((expires, digest));
             } else {
                 sessions.by_digest.remove(&digest);
             }
@@ -71,28 +90,46 @@ impl MemorySessions {
         }
     }
 
-    /// Adds one to the counter `name`, which expires `window` after its first increment;
-    /// returns the new count and the time left in the window.
-    pub fn increment(&self, name: &str, window: Duration) -> (u64, Duration) {
+    /// Adds one to the counter `name` unless it has reached `limit`; `Err` holds the
+    /// time left in its window.
+    pub fn reserve(&self, name: &str, limit: u64, window: Duration) -> Result<(), Duration> {
         let now = Instant::now();
         let mut sessions = self.lock();
-        let entry = sessions
-            .counters
-            .entry(name.to_owned())
-            .or_insert((0, now + window));
-        if entry.1 <= now {
-            *entry = (0, now + window);
+        let entry = sessions.live_counter(name, window, now);
+        if entry.0 >= limit {
+            return Err(entry.1 - now);
         }
         entry.0 += 1;
-        (entry.0, entry.1 - now)
+        Ok(())
     }
 
-    /// The counter `name` and the time left in its window, or `None` if it is not set.
-    pub fn counter(&self, name: &str) -> Option<(u64, Duration)> {
+    /// Gives back one place taken by `reserve`.
+    pub fn release(&self, name: &str) {
+        let mut sessions = self.lock();
+        if let Some(entry) = sessions.counters.get_mut(name) {
+            entry.0 = entry.0.saturating_sub(1);
+        }
+    }
+
+    /// Adds one to the counter `name`, which expires `window` after its first
+    /// increment; returns the new count.
+    pub fn increment(&self, name: &str, window: Duration) -> u64 {
+        let now = Instant::now();
+        let mut sessions = self.lock();
+        let entry = sessions.live_counter(name, window, now);
+        entry.0 += 1;
+        entry.0
+    }
+
+    /// The counter `name`, 0 when it is not set.
+    pub fn counter(&self, name: &str) -> u64 {
         let now = Instant::now();
         let sessions = self.lock();
-        let &(count, expires) = sessions.counters.get(name)?;
-        (expires > now).then(|| (count, expires - now))
+        sessions
+            .counters
+            .get(name)
+            .filter(|(_, expires)| *expires > now)
+            .map_or(0, |(count, _)| *count)
     }
 
     pub fn reset(&self, name: &str) {
@@ -109,13 +146,25 @@ impl MemorySessions {
 }
 
 impl Sessions {
+    /// The counter `name`, started afresh (at 0, expiring `window` from now) when it is
+    /// not set or its window has passed.
+    fn live_counter(&mut self, name: &str, window: Duration, now: Instant) -> &mut (u64, Instant) {
+        let entry = self
+            .counters
+            .entry(name.to_owned())
+            .or_insert((0, now + window));
+        if entry.1 <= now {
+            *entry = (0, now + window);
+        }
+        entry
+    }
+
     fn sweep(&mut self, now: Instant) {
         self.by_digest.retain(|_, (_, expires)| *expires > now);
         self.counters.retain(|_, (_, expires)| *expires > now);
-        let live = &self.by_digest;
-        self.by_user.retain(|_, digests| {
-            digests.retain(|d| live.contains_key(d));
-            !digests.is_empty()
+        self.by_user.retain(|_, index| {
+            index.retain(|(expires, _)| *expires > now);
+            !index.is_empty()
         });
     }
 }
@@ -124,18 +173,26 @@ impl Sessions {
 mod tests {
     use std::time::Duration;
 
+    use chrono::Utc;
     use uuid::Uuid;
 
-    use super::MemorySessions;
+    use super::{Entry, MemorySessions};
 
     const HOUR: Duration = Duration::from_secs(3600);
+
+    fn entry(user_id: Uuid) -> Entry {
+        Entry {
+            user_id,
+            started: Utc::now(),
+        }
+    }
 
     #[test]
     fn a_session_is_found_until_revoked() {
         let store = MemorySessions::default();
         let user = Uuid::now_v7();
-        store.insert("a", user, HOUR);
-        assert_eq!(store.get("a"), Some(user));
+        store.insert("a", entry(user), HOUR, 0);
+        assert_eq!(store.get("a").map(|e| e.user_id), Some(user));
         store.remove(user, "a");
         assert_eq!(store.get("a"), None);
     }
@@ -144,40 +201,65 @@ mod tests {
     fn an_expired_session_is_not_found_and_is_swept() {
         let store = MemorySessions::default();
         let user = Uuid::now_v7();
-        store.insert("old", user, Duration::ZERO);
+        store.insert("old", entry(user), Duration::ZERO, 0);
         assert_eq!(store.get("old"), None);
-        store.insert("new", user, HOUR);
+        store.insert("new", entry(user), HOUR, 0);
         let sessions = store.lock();
         assert!(!sessions.by_digest.contains_key("old"));
         assert_eq!(sessions.by_user[&user].len(), 1);
     }
 
     #[test]
-    fn counters_count_within_their_window_and_reset() {
+    fn past_the_cap_the_oldest_sessions_of_an_account_end() {
         let store = MemorySessions::default();
-        assert_eq!(store.increment("k", HOUR).0, 1);
-        assert_eq!(store.increment("k", HOUR).0, 2);
-        assert_eq!(store.counter("k").map(|c| c.0), Some(2));
+        let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        for digest in ["a1", "a2", "a3"] {
+            store.insert(digest, entry(alice), HOUR, 2);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        store.insert("b1", entry(bob), HOUR, 2);
+        assert_eq!(store.get("a1"), None);
+        assert!(store.get("a2").is_some() && store.get("a3").is_some());
+        assert!(store.get("b1").is_some());
+        assert_eq!(store.lock().by_user[&alice].len(), 2);
+    }
+
+    #[test]
+    fn reservations_stop_at_the_limit_and_can_be_given_back() {
+        let store = MemorySessions::default();
+        assert_eq!(store.reserve("k", 2, HOUR), Ok(()));
+        assert_eq!(store.reserve("k", 2, HOUR), Ok(()));
+        assert!(store.reserve("k", 2, HOUR).is_err());
+        store.release("k");
+        assert_eq!(store.reserve("k", 2, HOUR), Ok(()));
+        assert_eq!(store.counter("k"), 2);
         store.reset("k");
-        assert_eq!(store.counter("k"), None);
+        assert_eq!(store.counter("k"), 0);
+    }
+
+    #[test]
+    fn counters_count_within_their_window() {
+        let store = MemorySessions::default();
+        assert_eq!(store.increment("k", HOUR), 1);
+        assert_eq!(store.increment("k", HOUR), 2);
         store.increment("gone", Duration::ZERO);
-        assert_eq!(store.counter("gone"), None);
-        assert_eq!(store.increment("gone", HOUR).0, 1);
+        assert_eq!(store.counter("gone"), 0);
+        assert_eq!(store.increment("gone", HOUR), 1);
     }
 
     #[test]
     fn revoking_all_keeps_only_the_named_session_of_that_user() {
         let store = MemorySessions::default();
         let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
-        store.insert("a1", alice, HOUR);
-        store.insert("a2", alice, HOUR);
-        store.insert("a3", alice, HOUR);
-        store.insert("b1", bob, HOUR);
+        store.insert("a1", entry(alice), HOUR, 0);
+        store.insert("a2", entry(alice), HOUR, 0);
+        store.insert("a3", entry(alice), HOUR, 0);
+        store.insert("b1", entry(bob), HOUR, 0);
         store.remove_all(alice, Some("a2"));
         assert_eq!(store.get("a1"), None);
-        assert_eq!(store.get("a2"), Some(alice));
+        assert!(store.get("a2").is_some());
         assert_eq!(store.get("a3"), None);
-        assert_eq!(store.get("b1"), Some(bob));
+        assert!(store.get("b1").is_some());
         store.remove_all(alice, None);
         assert_eq!(store.get("a2"), None);
     }
