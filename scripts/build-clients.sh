@@ -16,6 +16,10 @@
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# A relative OUT_DIR is relative to where the command is run.
+out_dir=${1:-$repo_root/target/clients}
+mkdir -p "$out_dir"
+out_dir=$(cd "$out_dir" && pwd)
 cd "$repo_root"
 
 # shellcheck source-path=SCRIPTDIR source=lib/services.sh
@@ -23,7 +27,6 @@ source "$repo_root/scripts/lib/services.sh"
 
 ts_dir=$repo_root/clients/typescript
 py_dir=$repo_root/clients/python
-out_dir=$(mkdir -p "${1:-$repo_root/target/clients}" && cd "${1:-$repo_root/target/clients}" && pwd)
 
 work_dir=""
 # shellcheck disable=SC2317,SC2329 # invoked by the EXIT trap
