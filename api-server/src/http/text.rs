@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{
     ParseError, ParseFromJSON, ParseFromParameter, ParseResult, ToJSON, Type,
 };
@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use serde_json::Value;
 
 use super::patterns;
-use super::types::scalar_type;
+use super::types::{named_schema, scalar_type};
 use crate::domain::{Email, Password, SearchText, Text};
 
 /// The JSON string in `value`, or the error poem-openapi gives for another type.
@@ -45,21 +45,10 @@ fn string_schema(
 macro_rules! required_text {
     ($max:literal, $name:literal, $description:literal, $example:literal) => {
         impl Type for Text<$max> {
-            scalar_type!();
-
-            fn name() -> Cow<'static, str> {
-                $name.into()
-            }
-
-            fn schema_ref() -> MetaSchemaRef {
-                MetaSchemaRef::Reference($name.to_owned())
-            }
-
-            fn register(registry: &mut Registry) {
-                registry.create_schema::<Self, _>($name.to_owned(), |_| {
-                    string_schema($description, (Some(1), $max), patterns::NOT_BLANK, $example)
-                });
-            }
+            named_schema!(
+                $name,
+                string_schema($description, (Some(1), $max), patterns::NOT_BLANK, $example)
+            );
         }
 
         impl ParseFromJSON for Text<$max> {
@@ -163,26 +152,15 @@ impl ToJSON for Search {
 
 /// An e-mail address for a new account or a changed one (`EmailAddress`).
 impl Type for Email {
-    scalar_type!();
-
-    fn name() -> Cow<'static, str> {
-        "EmailAddress".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Reference(Self::name().into_owned())
-    }
-
-    fn register(registry: &mut Registry) {
-        registry.create_schema::<Self, _>(Self::name().into_owned(), |_| {
-            string_schema(
-                "An e-mail address: ASCII, trimmed of spaces and stored in lower case.",
-                (None, 254),
-                patterns::EMAIL,
-                "ada@example.com",
-            )
-        });
-    }
+    named_schema!(
+        "EmailAddress",
+        string_schema(
+            "An e-mail address: ASCII, trimmed of spaces and stored in lower case.",
+            (None, 254),
+            patterns::EMAIL,
+            "ada@example.com",
+        )
+    );
 }
 
 impl ParseFromJSON for Email {
@@ -202,18 +180,9 @@ impl ToJSON for Email {
 pub struct NewPassword(pub Password);
 
 impl Type for NewPassword {
-    scalar_type!();
-
-    fn name() -> Cow<'static, str> {
-        "NewPassword".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Reference(Self::name().into_owned())
-    }
-
-    fn register(registry: &mut Registry) {
-        registry.create_schema::<Self, _>(Self::name().into_owned(), |_| MetaSchema {
+    named_schema!(
+        "NewPassword",
+        MetaSchema {
             format: Some("password"),
             ..string_schema(
                 "A new password: 8 to 1024 characters without NUL.",
@@ -221,8 +190,8 @@ impl Type for NewPassword {
                 patterns::NO_NUL,
                 "correct horse battery staple",
             )
-        });
-    }
+        }
+    );
 }
 
 impl ParseFromJSON for NewPassword {

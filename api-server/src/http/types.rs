@@ -33,22 +33,34 @@ macro_rules! scalar_type {
 }
 pub(crate) use scalar_type;
 
+/// The items of a `Type` impl for a scalar wire type that is the named schema `$name` of
+/// `components/schemas`, whose `MetaSchema` is `$schema`.
+macro_rules! named_schema {
+    ($name:expr, $schema:expr) => {
+        $crate::http::types::scalar_type!();
+
+        fn name() -> ::std::borrow::Cow<'static, str> {
+            $name.into()
+        }
+
+        fn schema_ref() -> ::poem_openapi::registry::MetaSchemaRef {
+            ::poem_openapi::registry::MetaSchemaRef::Reference($name.to_owned())
+        }
+
+        fn register(registry: &mut ::poem_openapi::registry::Registry) {
+            registry.create_schema::<Self, _>($name.to_owned(), |_| $schema);
+        }
+    };
+}
+pub(crate) use named_schema;
+
 /// Money travels as a decimal string with two fraction digits (`"12.50"`); as a query
 /// parameter it is the same decimal text. A price in a request body is a [`PriceInput`],
 /// which also admits a JSON number.
 impl Type for Money {
-    scalar_type!();
-
-    fn name() -> Cow<'static, str> {
-        "Money".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Reference(Self::name().into_owned())
-    }
-
-    fn register(registry: &mut poem_openapi::registry::Registry) {
-        registry.create_schema::<Self, _>(Self::name().into_owned(), |_| MetaSchema {
+    named_schema!(
+        "Money",
+        MetaSchema {
             description: Some(
                 "An exact amount of money: a decimal string with two fraction digits, \
                  e.g. \"19.99\". Input also accepts one fraction digit or none, and leading zeros.",
@@ -56,8 +68,8 @@ impl Type for Money {
             pattern: Some(patterns::MONEY.to_owned()),
             example: Some(Value::String("19.99".to_owned())),
             ..MetaSchema::new_with_format("string", "decimal")
-        });
-    }
+        }
+    );
 }
 
 impl ParseFromJSON for Money {
@@ -89,18 +101,9 @@ impl ToJSON for Money {
 pub struct PriceInput(pub Price);
 
 impl Type for PriceInput {
-    scalar_type!();
-
-    fn name() -> Cow<'static, str> {
-        "PriceInput".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Reference(Self::name().into_owned())
-    }
-
-    fn register(registry: &mut poem_openapi::registry::Registry) {
-        registry.create_schema::<Self, _>(Self::name().into_owned(), |_| MetaSchema {
+    named_schema!(
+        "PriceInput",
+        MetaSchema {
             description: Some(
                 "A price as a client may send it: more than 0 and at most 1000000.00, as a \
                  decimal string or a JSON number with at most two fraction digits.",
@@ -120,8 +123,8 @@ impl Type for PriceInput {
             ],
             example: Some(Value::String("19.99".to_owned())),
             ..MetaSchema::ANY
-        });
-    }
+        }
+    );
 }
 
 /// The largest price, as a JSON number.
@@ -149,18 +152,9 @@ impl ToJSON for PriceInput {
 
 /// An order's status travels as its lower-case name (`"pending"`), one of a closed set.
 impl Type for OrderStatus {
-    scalar_type!();
-
-    fn name() -> Cow<'static, str> {
-        "OrderStatus".into()
-    }
-
-    fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Reference(Self::name().into_owned())
-    }
-
-    fn register(registry: &mut poem_openapi::registry::Registry) {
-        registry.create_schema::<Self, _>(Self::name().into_owned(), |_| MetaSchema {
+    named_schema!(
+        "OrderStatus",
+        MetaSchema {
             description: Some(
                 "Where an order stands: `pending → paid | cancelled`, `paid → shipped | cancelled`,\n`shipped → delivered`.",
             ),
@@ -169,8 +163,8 @@ impl Type for OrderStatus {
                 .map(|status| Value::from(status.as_str()))
                 .collect(),
             ..MetaSchema::new("string")
-        });
-    }
+        }
+    );
 }
 
 impl ParseFromJSON for OrderStatus {
