@@ -4,10 +4,10 @@
 //! books), then:
 //!
 //! ```sh
-//! cargo run -p api-client --example quickstart -- http://localhost:8080
+//! cargo run -p bookstore-api-client --example quickstart -- http://localhost:8080
 //! ```
 
-use api_client::{Client, Error, types};
+use bookstore_api_client::{Client, Error, types};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,7 +43,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?
         .into_inner();
     println!("logged in; the token expires in {} s", session.expires_in);
-    let me = api_client::authenticated(&base_url, &session.access_token)?;
+    let me = bookstore_api_client::authenticated(&base_url, &session.access_token)?;
 
     let books = client.list_books().limit(5).send().await?.into_inner();
     println!(
