@@ -15,6 +15,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "http://localhost:8080".to_owned());
     let client = Client::new(&base_url);
+    println!(
+        "bookstore-api-client for contract {}",
+        bookstore_api_client::CONTRACT_VERSION
+    );
 
     let email = format!("reader-{}@example.com", std::process::id());
     let password = "correct horse battery".to_owned();
