@@ -519,6 +519,8 @@ pub mod types {
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct Readiness {
         pub database: DependencyCheck,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub database_replica: ::std::option::Option<ReplicaCheck>,
         pub session_store: DependencyCheck,
         pub status: ReadinessStatus,
     }
@@ -580,6 +582,21 @@ pub mod types {
             value: ::std::string::String,
         ) -> ::std::result::Result<Self, self::error::ConversionError> {
             value.parse()
+        }
+    }
+    ///What the read replica's monitor last found (it checks once a second).
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
+    pub struct ReplicaCheck {
+        /**Whether anonymous catalogue reads go to it now: up, and no further behind than
+`DATABASE_READ_MAX_LAG_MS`.*/
+        pub in_use: bool,
+        ///How far behind the primary it was, in milliseconds.
+        pub lag_ms: i64,
+        pub status: DependencyStatus,
+    }
+    impl ReplicaCheck {
+        pub fn builder() -> builder::ReplicaCheck {
+            Default::default()
         }
     }
     ///A new account.
@@ -2328,6 +2345,10 @@ pub mod types {
                 super::DependencyCheck,
                 ::std::string::String,
             >,
+            database_replica: ::std::result::Result<
+                ::std::option::Option<super::ReplicaCheck>,
+                ::std::string::String,
+            >,
             session_store: ::std::result::Result<
                 super::DependencyCheck,
                 ::std::string::String,
@@ -2338,6 +2359,7 @@ pub mod types {
             fn default() -> Self {
                 Self {
                     database: Err("no value supplied for database".to_string()),
+                    database_replica: Ok(Default::default()),
                     session_store: Err(
                         "no value supplied for session_store".to_string(),
                     ),
@@ -2355,6 +2377,20 @@ pub mod types {
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for database: {e}")
+                    });
+                self
+            }
+            pub fn database_replica<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::ReplicaCheck>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.database_replica = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for database_replica: {e}"
+                        )
                     });
                 self
             }
@@ -2390,6 +2426,7 @@ pub mod types {
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
                 Ok(Self {
                     database: value.database?,
+                    database_replica: value.database_replica?,
                     session_store: value.session_store?,
                     status: value.status?,
                 })
@@ -2399,7 +2436,85 @@ pub mod types {
             fn from(value: super::Readiness) -> Self {
                 Self {
                     database: Ok(value.database),
+                    database_replica: Ok(value.database_replica),
                     session_store: Ok(value.session_store),
+                    status: Ok(value.status),
+                }
+            }
+        }
+        #[derive(Clone, Debug)]
+        pub struct ReplicaCheck {
+            in_use: ::std::result::Result<bool, ::std::string::String>,
+            lag_ms: ::std::result::Result<i64, ::std::string::String>,
+            status: ::std::result::Result<
+                super::DependencyStatus,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for ReplicaCheck {
+            fn default() -> Self {
+                Self {
+                    in_use: Err("no value supplied for in_use".to_string()),
+                    lag_ms: Err("no value supplied for lag_ms".to_string()),
+                    status: Err("no value supplied for status".to_string()),
+                }
+            }
+        }
+        impl ReplicaCheck {
+            pub fn in_use<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<bool>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.in_use = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for in_use: {e}")
+                    });
+                self
+            }
+            pub fn lag_ms<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<i64>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.lag_ms = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for lag_ms: {e}")
+                    });
+                self
+            }
+            pub fn status<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<super::DependencyStatus>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.status = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<ReplicaCheck> for super::ReplicaCheck {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: ReplicaCheck,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    in_use: value.in_use?,
+                    lag_ms: value.lag_ms?,
+                    status: value.status?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::ReplicaCheck> for ReplicaCheck {
+            fn from(value: super::ReplicaCheck) -> Self {
+                Self {
+                    in_use: Ok(value.in_use),
+                    lag_ms: Ok(value.lag_ms),
                     status: Ok(value.status),
                 }
             }
@@ -3009,8 +3124,9 @@ let response = client.health()
     /**Whether the server can serve requests
 
 200 when the database and the session store both answer, 503 otherwise; the body
-gives each dependency's state and latency either way. Load balancers should route
-traffic by this, and restart by `/health`.
+gives each dependency's state and latency either way, and the read replica's state
+and lag when there is one (which does not decide readiness: reads fall back to the
+primary). Load balancers should route traffic by this, and restart by `/health`.
 
 
 Sends a `GET` request to `/ready`

@@ -5,6 +5,8 @@
 //!   path) and `status`;
 //! - `bookstore_db_pool_connections` by `state` (`in_use`, `idle`) and
 //!   `bookstore_db_pool_max_connections`, read from the pool at each scrape;
+//! - `bookstore_db_replica_up`, `bookstore_db_replica_lag_seconds` and
+//!   `bookstore_db_replica_in_use`, when there is a read replica;
 //! - `bookstore_session_store_errors_total`: session-store calls that failed (Redis
 //!   unreachable or too slow);
 //! - `bookstore_build_info{version}`, always 1.
@@ -20,12 +22,12 @@ use anyhow::Context;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Counter, Metric, MetricFamily, MetricType};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, PullingGauge,
+    Registry, TextEncoder,
 };
 
 use crate::auth::SessionStore;
-use crate::db::Db;
+use crate::db::{Db, ReplicaState};
 
 /// The `route` label of requests that match no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
@@ -81,6 +83,27 @@ impl Metrics {
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
         registry.register(Box::new(pool_max.clone()))?;
+        if db.replica_state().is_some() {
+            let replica = |read: fn(ReplicaState) -> f64| {
+                let db = db.clone();
+                Box::new(move || db.replica_state().map_or(0.0, read))
+            };
+            registry.register(Box::new(PullingGauge::new(
+                "bookstore_db_replica_up",
+                "1 when the read replica answered its last check, else 0.",
+                replica(|state| f64::from(u8::from(state.up))),
+            )?))?;
+            registry.register(Box::new(PullingGauge::new(
+                "bookstore_db_replica_lag_seconds",
+                "How far the read replica was behind the primary at its last check.",
+                replica(|state| state.lag.as_secs_f64()),
+            )?))?;
+            registry.register(Box::new(PullingGauge::new(
+                "bookstore_db_replica_in_use",
+                "1 when anonymous catalogue reads go to the read replica, else 0.",
+                replica(|state| f64::from(u8::from(state.in_use))),
+            )?))?;
+        }
         registry.register(Box::new(PullingCounter::new(
             "bookstore_session_store_errors_total",
             "Session-store calls that failed: the store was unreachable or too slow.",

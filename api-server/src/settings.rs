@@ -21,8 +21,23 @@ pub struct Settings {
     /// The longest a query may wait for a connection, and then run, before the request
     /// fails with 503.
     pub database_timeout: Duration,
-    /// Redis for sessions; unset means an in-process session store.
+    /// A read replica of the PostgreSQL database, for anonymous catalogue reads.
+    pub database_read_url: Option<SecretString>,
+    /// The most the replica may lag behind the primary and still serve reads.
+    pub database_read_max_lag: Duration,
+    /// Where the migrations run, when not on `database_url` (behind PgBouncer).
+    pub database_migration_url: Option<SecretString>,
+    /// How statements reach PostgreSQL (`DATABASE_QUERY_MODE`).
+    pub database_query_mode: QueryMode,
+    /// Redis for sessions; unset (with no cluster or sentinels either) means an
+    /// in-process session store.
     pub redis_url: Option<SecretString>,
+    /// Some nodes of a Redis Cluster for sessions; before `redis_url` when set.
+    pub redis_cluster_nodes: Vec<SecretString>,
+    /// Sentinels that name the Redis master for sessions (with `redis_sentinel_master`, the
+    /// name of its group); before `redis_url` when set.
+    pub redis_sentinels: Vec<SecretString>,
+    pub redis_sentinel_master: Option<String>,
     /// The CA certificate (PEM) that a `rediss://` server's certificate must chain to,
     /// for a private CA.
     pub redis_ca_cert: Option<PathBuf>,
@@ -62,6 +77,20 @@ pub struct Settings {
     pub cors_allowed_origins: Vec<String>,
 }
 
+/// How statements reach PostgreSQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueryMode {
+    /// Prepared, with their values bound apart from the SQL; each connection keeps its
+    /// prepared statements, so a statement is parsed once per connection.
+    #[default]
+    Prepared,
+    /// As text with the values written in by sea-query's quoting (the simple query
+    /// protocol), so that no prepared statement outlives its statement. For PgBouncer
+    /// before 1.21 in transaction pooling, which hands the next message of a connection
+    /// to another server connection than the one that prepared its statement.
+    Simple,
+}
+
 /// Limits on failed password guesses; 0 turns a limit off.
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottleSettings {
@@ -98,6 +127,11 @@ impl Settings {
         }
         let minutes = positive(&get, "ACCESS_TOKEN_EXPIRE_MINUTES", 30)?;
         let redis_key_prefix = text("REDIS_KEY_PREFIX", "bookstore");
+        let redis_sentinels = list(get("REDIS_SENTINELS"));
+        let redis_sentinel_master = get("REDIS_SENTINEL_MASTER");
+        if redis_sentinels.is_empty() != redis_sentinel_master.is_none() {
+            bail!("REDIS_SENTINELS and REDIS_SENTINEL_MASTER must be set together");
+        }
         // Braces would become the Redis Cluster hash tag of every key.
         if redis_key_prefix.contains(['{', '}']) {
             bail!("REDIS_KEY_PREFIX must not contain braces");
@@ -117,7 +151,24 @@ impl Settings {
             database_url: get("DATABASE_URL").map(SecretString::from),
             database_max_connections: number(&get, "DATABASE_MAX_CONNECTIONS", 10)?,
             database_timeout: Duration::from_millis(positive(&get, "DATABASE_TIMEOUT_MS", 1000)?),
+            database_read_url: get("DATABASE_READ_URL").map(SecretString::from),
+            database_read_max_lag: Duration::from_millis(number(
+                &get,
+                "DATABASE_READ_MAX_LAG_MS",
+                1000,
+            )?),
+            database_migration_url: get("DATABASE_MIGRATION_URL").map(SecretString::from),
+            database_query_mode: match get("DATABASE_QUERY_MODE").as_deref().map(str::trim) {
+                None | Some("prepared") => QueryMode::Prepared,
+                Some("simple") => QueryMode::Simple,
+                Some(other) => {
+                    bail!("DATABASE_QUERY_MODE must be prepared or simple, not {other:?}")
+                }
+            },
             redis_url: get("REDIS_URL").map(SecretString::from),
+            redis_cluster_nodes: list(get("REDIS_CLUSTER_NODES")),
+            redis_sentinels,
+            redis_sentinel_master,
             redis_ca_cert: get("REDIS_CA_CERT").map(PathBuf::from),
             redis_key_prefix,
             access_token_ttl: Duration::from_secs(minutes * 60),
@@ -176,6 +227,17 @@ fn origins(list: Option<String>) -> anyhow::Result<Vec<String>> {
                 ),
             }
         })
+        .collect()
+}
+
+/// A comma-separated list of URLs (which may hold passwords).
+fn list(value: Option<String>) -> Vec<SecretString> {
+    value
+        .iter()
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(SecretString::from)
         .collect()
 }
 
@@ -266,6 +328,8 @@ mod tests {
             ("CORS_ALLOWED_ORIGINS", "https://shop.example.com/app"),
             ("TRUSTED_PROXIES", "10.0.0.0/33"),
             ("REDIS_KEY_PREFIX", "shop{1}"),
+            ("REDIS_SENTINELS", "redis://127.0.0.1:26379"),
+            ("DATABASE_QUERY_MODE", "extended"),
             ("TRUSTED_PROXIES", "a-load-balancer"),
             ("SIGNUP_MAX_PER_CLIENT", "-1"),
         ] {

@@ -109,6 +109,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let wired = wire(&settings)?;
         wired.db.migrate().await?;
+        wired.db.start();
         wired.sessions.check_certificate().await?;
         if let Some(admin) = &settings.admin {
             bootstrap_admin(&wired.users, &admin.email, admin.password.expose_secret()).await?;

@@ -49,9 +49,13 @@ impl TestApp {
             api_server::telemetry::init();
         }
         let (database_url, redis_url) = match Backend::from_env() {
-            Backend::Postgres => (fresh_database().await, Some(env("TEST_REDIS_URL"))),
+            Backend::Postgres => (fresh_database().await, std::env::var("TEST_REDIS_URL").ok()),
             Backend::Sqlite => (fresh_sqlite_file(), None),
         };
+        let deployment = Deployment::from_env(&database_url);
+        let own_redis = ["REDIS_URL", "REDIS_SENTINELS", "REDIS_CLUSTER_NODES"]
+            .into_iter()
+            .find_map(&overrides);
         let prefix = format!("test-{}", Uuid::new_v4().simple());
         let settings = Settings::from_lookup(|key| {
             overrides(key).or_else(|| {
@@ -60,7 +64,18 @@ impl TestApp {
                     "PORT" => "0".to_owned(),
                     "DATABASE_URL" => database_url.clone(),
                     "DATABASE_MAX_CONNECTIONS" => "10".to_owned(),
-                    "REDIS_URL" => redis_url.clone()?,
+                    // The deployment of the pass, unless the test brings its own database or
+                    // Redis.
+                    "DATABASE_MIGRATION_URL" if overrides("DATABASE_URL").is_none() => {
+                        deployment.migration_url.clone()?
+                    }
+                    "DATABASE_QUERY_MODE" if overrides("DATABASE_URL").is_none() => {
+                        deployment.query_mode.clone()?
+                    }
+                    "REDIS_CLUSTER_NODES" if own_redis.is_none() => {
+                        deployment.redis_cluster_nodes.clone()?
+                    }
+                    "REDIS_URL" if deployment.redis_cluster_nodes.is_none() => redis_url.clone()?,
                     "REDIS_KEY_PREFIX" => prefix.clone(),
                     "BCRYPT_COST" => "4".to_owned(),
                     // The suite signs up hundreds of accounts from one address.
@@ -301,6 +316,50 @@ pub fn assert_problem<T: std::fmt::Debug>(
         "{problem:?}"
     );
     problem
+}
+
+/// How the PostgreSQL + Redis pass is deployed, beyond one PostgreSQL and one Redis:
+/// through PgBouncer (`TEST_DATABASE_DIRECT_URL`, the PostgreSQL behind it, where the
+/// migrations run; `TEST_DATABASE_QUERY_MODE`) and on a Redis Cluster
+/// (`TEST_REDIS_CLUSTER_NODES`, used instead of `TEST_REDIS_URL`). `scripts/test.sh` sets
+/// them for its third pass.
+struct Deployment {
+    migration_url: Option<String>,
+    query_mode: Option<String>,
+    redis_cluster_nodes: Option<String>,
+}
+
+impl Deployment {
+    fn from_env(database_url: &str) -> Self {
+        let var = |key| std::env::var(key).ok().filter(|v: &String| !v.is_empty());
+        // The same database, reached directly rather than through the pooler.
+        let migration_url = var("TEST_DATABASE_DIRECT_URL").map(|direct| {
+            let name = database_url
+                .split('?')
+                .next()
+                .and_then(|base| base.rsplit('/').next())
+                .unwrap_or_default();
+            let (base, query) = direct
+                .split_once('?')
+                .map_or((direct.as_str(), None), |(b, q)| (b, Some(q)));
+            let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+            match query {
+                Some(query) => format!("{server}/{name}?{query}"),
+                None => format!("{server}/{name}"),
+            }
+        });
+        Self {
+            migration_url,
+            query_mode: var("TEST_DATABASE_QUERY_MODE"),
+            redis_cluster_nodes: var("TEST_REDIS_CLUSTER_NODES"),
+        }
+    }
+}
+
+/// Whether the tests run through PgBouncer (see `Deployment`): what PostgreSQL does by
+/// itself behind it (its `statement_timeout`) is then left to the deployment.
+pub fn through_pgbouncer() -> bool {
+    std::env::var_os("TEST_DATABASE_DIRECT_URL").is_some()
 }
 
 /// The backend pair the tests run on.

@@ -1,5 +1,6 @@
 //! `/api/v1/authors`: public reads, administrator writes.
 
+use poem::http::HeaderMap;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -9,7 +10,7 @@ use super::service::AuthorService;
 use super::wire::{Author, AuthorCreate, AuthorPage, AuthorUpdate};
 use crate::http::page::{Limit, Offset, page_request};
 use crate::http::problem::{CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, UNPROCESSABLE};
-use crate::http::{ApiResult, ApiTags, Created, NoContent};
+use crate::http::{ApiResult, ApiTags, Created, NoContent, freshness};
 use crate::users::BearerAuth;
 
 pub struct AuthorsApi {
@@ -33,6 +34,7 @@ impl AuthorsApi {
     #[oai(path = "/", method = "get", operation_id = "list_authors")]
     async fn list_authors(
         &self,
+        headers: &HeaderMap,
         /// Items per page.
         #[oai(default)]
         limit: Query<Limit>,
@@ -40,7 +42,8 @@ impl AuthorsApi {
         #[oai(default)]
         offset: Query<Offset>,
     ) -> ApiResult<Json<AuthorPage>, { UNPROCESSABLE }> {
-        let page = self.authors.list(page_request(limit.0, offset.0)).await?;
+        let page = page_request(limit.0, offset.0);
+        let page = self.authors.list(page, freshness(headers)).await?;
         Ok(Json(page.into()))
     }
 
@@ -48,9 +51,12 @@ impl AuthorsApi {
     #[oai(path = "/:id", method = "get", operation_id = "get_author")]
     async fn get_author(
         &self,
+        headers: &HeaderMap,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Author>, { NOT_FOUND | UNPROCESSABLE }> {
-        Ok(Json(self.authors.get(id.0).await?.into()))
+        Ok(Json(
+            self.authors.get(id.0, freshness(headers)).await?.into(),
+        ))
     }
 
     /// Change an author (administrators only).

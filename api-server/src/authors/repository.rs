@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::model::{Author, AuthorChanges, NewAuthor};
 use crate::db::{Db, Listing};
-use crate::domain::{Page, PageRequest};
+use crate::domain::{Freshness, Page, PageRequest};
 use crate::error::AppError;
 
 #[derive(Iden, Clone, Copy)]
@@ -77,13 +77,17 @@ impl AuthorRepository {
         Ok(row.into())
     }
 
-    pub async fn find(&self, id: Uuid) -> Result<Option<Author>, AppError> {
+    pub async fn find(&self, id: Uuid, freshness: Freshness) -> Result<Option<Author>, AppError> {
         let stmt = select().and_where(Expr::col(Authors::Id).eq(id)).to_owned();
-        let row: Option<AuthorRow> = self.db.fetch_optional(&stmt).await?;
+        let row: Option<AuthorRow> = self.db.reading(freshness).fetch_optional(&stmt).await?;
         Ok(row.map(Into::into))
     }
 
-    pub async fn list(&self, page: PageRequest) -> Result<Page<Author>, AppError> {
+    pub async fn list(
+        &self,
+        page: PageRequest,
+        freshness: Freshness,
+    ) -> Result<Page<Author>, AppError> {
         let listing = Listing {
             select: select(),
             filter: Condition::all(),
@@ -91,7 +95,7 @@ impl AuthorRepository {
             id: Authors::Id,
             kept_count: Some("authors"),
         };
-        let page: Page<AuthorRow> = self.db.fetch_page(listing, page).await?;
+        let page: Page<AuthorRow> = self.db.reading(freshness).fetch_page(listing, page).await?;
         Ok(page.map(Into::into))
     }
 

@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::model::{Author, AuthorChanges, NewAuthor};
 use super::repository::AuthorRepository;
-use crate::domain::{Page, PageRequest};
+use crate::domain::{Freshness, Page, PageRequest};
 use crate::error::AppError;
 use crate::users::Caller;
 
@@ -23,15 +23,19 @@ impl AuthorService {
         self.authors.insert(author).await
     }
 
-    pub async fn get(&self, id: Uuid) -> Result<Author, AppError> {
+    pub async fn get(&self, id: Uuid, freshness: Freshness) -> Result<Author, AppError> {
         self.authors
-            .find(id)
+            .find(id, freshness)
             .await?
             .ok_or(AppError::NotFound("author"))
     }
 
-    pub async fn list(&self, page: PageRequest) -> Result<Page<Author>, AppError> {
-        self.authors.list(page).await
+    pub async fn list(
+        &self,
+        page: PageRequest,
+        freshness: Freshness,
+    ) -> Result<Page<Author>, AppError> {
+        self.authors.list(page, freshness).await
     }
 
     pub async fn update(

@@ -1,5 +1,6 @@
 //! `/api/v1/books`: public browsing with filters, administrator writes.
 
+use poem::http::HeaderMap;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -10,7 +11,7 @@ use super::wire::{Book, BookCreate, BookPage, BookUpdate, book_filter};
 use crate::domain::Money;
 use crate::http::page::{Limit, Offset, page_request};
 use crate::http::problem::{CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, UNPROCESSABLE};
-use crate::http::{ApiResult, ApiTags, Created, NoContent};
+use crate::http::{ApiResult, ApiTags, Created, NoContent, freshness};
 use crate::users::BearerAuth;
 
 pub struct BooksApi {
@@ -35,6 +36,7 @@ impl BooksApi {
     #[allow(clippy::too_many_arguments)]
     async fn list_books(
         &self,
+        headers: &HeaderMap,
         /// Only books by this author.
         author_id: Query<Option<Uuid>>,
         /// Only books whose title contains this text, ignoring case.
@@ -53,7 +55,7 @@ impl BooksApi {
         let filter = book_filter(author_id.0, q.0, min_price.0, max_price.0)?;
         let page = self
             .books
-            .list(filter, page_request(limit.0, offset.0))
+            .list(filter, page_request(limit.0, offset.0), freshness(headers))
             .await?;
         Ok(Json(page.into()))
     }
@@ -62,9 +64,10 @@ impl BooksApi {
     #[oai(path = "/:id", method = "get", operation_id = "get_book")]
     async fn get_book(
         &self,
+        headers: &HeaderMap,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Book>, { NOT_FOUND | UNPROCESSABLE }> {
-        Ok(Json(self.books.get(id.0).await?.into()))
+        Ok(Json(self.books.get(id.0, freshness(headers)).await?.into()))
     }
 
     /// Change a book (administrators only).

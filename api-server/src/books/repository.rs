@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::model::{Book, BookChanges, BookFilter, NewBook};
 use crate::db::{Db, DbError, Listing};
-use crate::domain::{Money, Page, PageRequest};
+use crate::domain::{Freshness, Money, Page, PageRequest};
 use crate::error::AppError;
 
 #[derive(Iden, Clone, Copy)]
@@ -98,9 +98,9 @@ impl BookRepository {
         Ok(row.into())
     }
 
-    pub async fn find(&self, id: Uuid) -> Result<Option<Book>, AppError> {
+    pub async fn find(&self, id: Uuid, freshness: Freshness) -> Result<Option<Book>, AppError> {
         let stmt = select().and_where(Expr::col(Books::Id).eq(id)).to_owned();
-        let row: Option<BookRow> = self.db.fetch_optional(&stmt).await?;
+        let row: Option<BookRow> = self.db.reading(freshness).fetch_optional(&stmt).await?;
         Ok(row.map(Into::into))
     }
 
@@ -108,8 +108,10 @@ impl BookRepository {
         &self,
         filter: BookFilter,
         page: PageRequest,
+        freshness: Freshness,
     ) -> Result<Page<Book>, AppError> {
-        let page: Page<BookRow> = self.db.fetch_page(listing(filter), page).await?;
+        let reading = self.db.reading(freshness);
+        let page: Page<BookRow> = reading.fetch_page(listing(filter), page).await?;
         Ok(page.map(Into::into))
     }
 

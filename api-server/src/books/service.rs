@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::model::{Book, BookChanges, BookFilter, NewBook};
 use super::repository::BookRepository;
-use crate::domain::{Page, PageRequest};
+use crate::domain::{Freshness, Page, PageRequest};
 use crate::error::AppError;
 use crate::users::Caller;
 
@@ -23,16 +23,20 @@ impl BookService {
         self.books.insert(book).await
     }
 
-    pub async fn get(&self, id: Uuid) -> Result<Book, AppError> {
-        self.books.find(id).await?.ok_or(AppError::NotFound("book"))
+    pub async fn get(&self, id: Uuid, freshness: Freshness) -> Result<Book, AppError> {
+        self.books
+            .find(id, freshness)
+            .await?
+            .ok_or(AppError::NotFound("book"))
     }
 
     pub async fn list(
         &self,
         filter: BookFilter,
         page: PageRequest,
+        freshness: Freshness,
     ) -> Result<Page<Book>, AppError> {
-        self.books.list(filter, page).await
+        self.books.list(filter, page, freshness).await
     }
 
     pub async fn update(

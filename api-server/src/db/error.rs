@@ -27,6 +27,12 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// Whether the database could not be asked (down, unreachable, too slow), as opposed
+    /// to refusing the statement.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::TimedOut(_))
+    }
+
     /// The name of the constraint the statement broke, if that is what happened.
     pub fn constraint(&self) -> Option<&str> {
         match self {

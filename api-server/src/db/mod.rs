@@ -2,20 +2,23 @@
 //!
 //! Repositories build each statement once with sea-query; [`Db`] renders it for the
 //! backend in use (PostgreSQL, or the embedded SQLite file), binds its values and runs
-//! it. No repository knows which backend it talks to.
+//! it. No repository knows which backend it talks to. With PostgreSQL, reads that may lag
+//! can go to a read replica ([`Db::reading`]).
 
 mod error;
 mod page;
 mod pg_pool;
+mod replica;
+mod run;
 mod transaction;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use sea_query::{
-    DeleteStatement, InsertStatement, PostgresQueryBuilder, SelectStatement, SqliteQueryBuilder,
-    UpdateStatement,
+    DeleteStatement, InsertStatement, QueryStatementWriter, SelectStatement, UpdateStatement,
 };
 use sea_query_sqlx::SqlxBinder;
 use secrecy::ExposeSecret;
@@ -24,13 +27,16 @@ use sqlx::postgres::{PgConnectOptions, PgRow};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, FromRow, Sqlite, SqlitePool};
+use sqlx::{ConnectOptions, FromRow, Sqlite, SqlitePool};
 
 pub use error::DbError;
 pub use page::Listing;
 pub use pg_pool::PgPool;
+pub use replica::{Replica, ReplicaState};
+pub use run::QueryMode;
 pub use transaction::Transaction;
 
+use crate::domain::Freshness;
 use crate::settings::Settings;
 
 /// The database used when `DATABASE_URL` is not set: a SQLite file in the working
@@ -42,12 +48,18 @@ pub const DEFAULT_SQLITE_URL: &str = "sqlite://bookstore.db";
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A pool of connections to the application database.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Db {
     pool: Pool,
     /// The longest a statement may wait for a connection, and then run: past it the
     /// request fails fast with 503 instead of hanging on a stalled database.
     timeout: Duration,
+    /// How statements reach PostgreSQL.
+    mode: QueryMode,
+    /// Where the migrations connect to (PostgreSQL): `DATABASE_MIGRATION_URL`, else the
+    /// database itself, without the statement timeout.
+    migrations: Option<PgConnectOptions>,
+    replica: Option<Arc<Replica>>,
 }
 
 #[derive(Clone, Debug)]
@@ -57,7 +69,7 @@ pub enum Pool {
 }
 
 /// A statement sea-query can render and sqlx can bind.
-pub trait Statement: SqlxBinder {}
+pub trait Statement: SqlxBinder + QueryStatementWriter {}
 impl Statement for SelectStatement {}
 impl Statement for InsertStatement {}
 impl Statement for UpdateStatement {}
@@ -68,19 +80,17 @@ pub trait Row: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Sen
 impl<T> Row for T where T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin
 {}
 
-/// Renders `$stmt` for the backend of `$db` and evaluates `$run` (a future using the SQL
-/// text, its bound values and a connection from the pool, yielding a `sqlx` result)
-/// within the statement timeout, whatever the backend.
+/// Evaluates `$postgres` or `$sqlite` (a future running a statement on `$conn`, a
+/// connection taken from the pool of `$db`) within the statement timeout, and gives the
+/// connection back.
 macro_rules! on_backend {
-    ($db:expr, $stmt:expr, |$sql:ident, $values:ident, $conn:ident| $run:expr) => {{
+    ($db:expr, |$conn:ident| postgres: $postgres:expr, sqlite: $sqlite:expr) => {{
         let deadline = tokio::time::Instant::now() + $db.timeout;
         match &$db.pool {
             Pool::Postgres(pool) => {
-                let ($sql, $values) = $stmt.build_sqlx(PostgresQueryBuilder);
-                let $sql = AssertSqlSafe($sql);
                 let mut pooled = pool.acquire(deadline, $db.timeout).await?;
                 let $conn = pooled.get()?;
-                match tokio::time::timeout_at(deadline, async { $run }).await {
+                match tokio::time::timeout_at(deadline, $postgres).await {
                     Ok(outcome) => {
                         pooled.release(pg_pool::reusable(&outcome));
                         Ok(outcome?)
@@ -90,11 +100,9 @@ macro_rules! on_backend {
                 }
             }
             Pool::Sqlite(pool) => {
-                let ($sql, $values) = $stmt.build_sqlx(SqliteQueryBuilder);
-                let $sql = AssertSqlSafe($sql);
                 let mut conn = checkout(pool, deadline, $db.timeout).await?;
                 let $conn = &mut *conn;
-                let result = tokio::time::timeout_at(deadline, async { $run }).await;
+                let result = tokio::time::timeout_at(deadline, $sqlite).await;
                 check_in(conn, result, $db.timeout)
             }
         }
@@ -139,6 +147,16 @@ fn check_in<T>(
     Ok(result?)
 }
 
+/// A PostgreSQL URL's connection options, or an error naming `setting`.
+fn pg_options(url: &str, setting: &str) -> anyhow::Result<PgConnectOptions> {
+    PgConnectOptions::from_str(url)
+        .with_context(|| format!("{setting} is not a valid PostgreSQL URL"))
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 impl Db {
     /// Creates the pool without connecting: the first query connects, so the server can
     /// start (and serve its documentation) before the database is reachable.
@@ -149,13 +167,19 @@ impl Db {
             .map_or(DEFAULT_SQLITE_URL, |url| url.expose_secret());
         let max = settings.database_max_connections;
         let timeout = settings.database_timeout;
-        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            // PostgreSQL stops a statement that runs past the timeout by itself, so that
-            // one the server gave up on does not go on using the database.
-            let options = PgConnectOptions::from_str(url)
-                .context("DATABASE_URL is not a valid PostgreSQL URL")?
-                .options([("statement_timeout", timeout.as_millis().to_string())]);
-            Pool::Postgres(PgPool::new(options, max))
+        let mut db = if is_postgres(url) {
+            let options = pg_options(url, "DATABASE_URL")?;
+            let migrations = match &settings.database_migration_url {
+                Some(url) => pg_options(url.expose_secret(), "DATABASE_MIGRATION_URL")?,
+                None => options.clone(),
+            };
+            Self::postgres(
+                options,
+                max,
+                timeout,
+                settings.database_query_mode,
+                Some(migrations),
+            )
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .context("DATABASE_URL is not a valid SQLite URL")?
@@ -171,15 +195,60 @@ impl Db {
                 .max_connections(max)
                 .acquire_timeout(timeout + SQLITE_BUSY_TIMEOUT)
                 .connect_lazy_with(options);
-            Pool::Sqlite(pool)
+            Self {
+                pool: Pool::Sqlite(pool),
+                timeout: timeout + SQLITE_BUSY_TIMEOUT,
+                mode: QueryMode::Prepared,
+                migrations: None,
+                replica: None,
+            }
         } else {
             bail!("DATABASE_URL must start with postgres://, postgresql:// or sqlite:")
         };
-        let timeout = match pool {
-            Pool::Postgres(_) => timeout,
-            Pool::Sqlite(_) => timeout + SQLITE_BUSY_TIMEOUT,
-        };
-        Ok(Self { pool, timeout })
+        if let Some(read_url) = &settings.database_read_url {
+            if !matches!(db.pool, Pool::Postgres(_)) {
+                bail!("DATABASE_READ_URL needs PostgreSQL as DATABASE_URL");
+            }
+            let options = pg_options(read_url.expose_secret(), "DATABASE_READ_URL")?;
+            let replica = Self::postgres(options, max, timeout, settings.database_query_mode, None);
+            db.replica = Some(Arc::new(Replica::new(
+                replica,
+                settings.database_read_max_lag,
+            )));
+        }
+        Ok(db)
+    }
+
+    /// A PostgreSQL pool whose sessions stop a statement that runs past `timeout` by
+    /// themselves (`statement_timeout`), so that one the server gave up on does not go on
+    /// using the database.
+    fn postgres(
+        options: PgConnectOptions,
+        max: u32,
+        timeout: Duration,
+        mode: QueryMode,
+        migrations: Option<PgConnectOptions>,
+    ) -> Self {
+        let mut options = options.options([("statement_timeout", timeout.as_millis().to_string())]);
+        if mode == QueryMode::Simple {
+            // The text of a statement holds its values then (password hashes, e-mails):
+            // it must not reach the log.
+            options = options.disable_statement_logging();
+        }
+        Self {
+            pool: Pool::Postgres(PgPool::new(options, max)),
+            timeout,
+            mode,
+            migrations,
+            replica: None,
+        }
+    }
+
+    /// Starts what runs beside the pool: the read replica's monitor.
+    pub fn start(&self) {
+        if let Some(replica) = &self.replica {
+            replica.start();
+        }
     }
 
     /// The connection pool, for what only one backend has (its file name, say).
@@ -195,6 +264,24 @@ impl Db {
         }
     }
 
+    /// What the read replica's monitor last found, if there is a replica.
+    pub fn replica_state(&self) -> Option<ReplicaState> {
+        self.replica.as_ref().map(|replica| replica.state())
+    }
+
+    /// Where reads of this `freshness` go: the read replica when they may lag and it is
+    /// up and close enough behind, else the primary.
+    pub fn reading(&self, freshness: Freshness) -> Reading<'_> {
+        let replica = match (&self.replica, freshness) {
+            (Some(replica), Freshness::MayLag) if replica.state().in_use => Some(&**replica),
+            _ => None,
+        };
+        Reading {
+            primary: self,
+            replica,
+        }
+    }
+
     /// Whether the database answers a trivial query (within the statement timeout).
     pub async fn ping(&self) -> Result<(), DbError> {
         let stmt = sea_query::Query::select()
@@ -204,25 +291,28 @@ impl Db {
     }
 
     /// Applies the migrations of this backend (`migrations/postgres` or
-    /// `migrations/sqlite`) that have not run yet.
+    /// `migrations/sqlite`) that have not run yet. On PostgreSQL they run on a connection
+    /// of their own, without the statement timeout (a migration may take longer than any
+    /// request), to `DATABASE_MIGRATION_URL` when it is set.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        match &self.pool {
-            Pool::Postgres(pool) => {
-                let deadline = tokio::time::Instant::now() + self.timeout;
-                let mut pooled = pool.acquire(deadline, self.timeout).await.context(
-                    "DATABASE_URL: cannot connect to PostgreSQL (if it requires TLS, check \
-                         sslmode and sslrootcert)",
-                )?;
-                let conn = pooled.get()?;
-                // A migration may run longer than any request's statement: no timeout on
-                // this connection, which is closed afterwards rather than given back.
-                sqlx::raw_sql("SET statement_timeout = 0")
-                    .execute(&mut *conn)
+        match (&self.pool, &self.migrations) {
+            (Pool::Postgres(_), Some(options)) => {
+                let mut conn = tokio::time::timeout(self.timeout, options.connect())
                     .await
-                    .context("lifting the statement timeout for the migrations")?;
-                sqlx::migrate!("../migrations/postgres").run(conn).await
+                    .map_err(|_| anyhow::anyhow!("no answer within {:?}", self.timeout))
+                    .and_then(|connected| Ok(connected?))
+                    .context(
+                        "DATABASE_URL: cannot connect to PostgreSQL (if it requires TLS, check \
+                         sslmode and sslrootcert)",
+                    )?;
+                let applied = sqlx::migrate!("../migrations/postgres")
+                    .run(&mut conn)
+                    .await;
+                let _ = sqlx::Connection::close(conn).await;
+                applied
             }
-            Pool::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await,
+            (Pool::Postgres(_), None) => Ok(()),
+            (Pool::Sqlite(pool), _) => sqlx::migrate!("../migrations/sqlite").run(pool).await,
         }
         .context("applying database migrations")
     }
@@ -232,11 +322,9 @@ impl Db {
         &self,
         stmt: &impl Statement,
     ) -> Result<Option<T>, DbError> {
-        on_backend!(self, stmt, |sql, values, conn| sqlx::query_as_with(
-            sql, values
-        )
-        .fetch_optional(conn)
-        .await)
+        on_backend!(self, |conn|
+            postgres: run::pg_fetch_optional(conn, stmt, self.mode),
+            sqlite: run::sqlite_fetch_optional(conn, stmt))
     }
 
     /// Runs a statement that always yields one row, such as `INSERT … RETURNING`.
@@ -248,29 +336,70 @@ impl Db {
 
     /// Runs a statement and collects every row.
     pub async fn fetch_all<T: Row>(&self, stmt: &impl Statement) -> Result<Vec<T>, DbError> {
-        on_backend!(self, stmt, |sql, values, conn| sqlx::query_as_with(
-            sql, values
-        )
-        .fetch_all(conn)
-        .await)
+        on_backend!(self, |conn|
+            postgres: run::pg_fetch_all(conn, stmt, self.mode),
+            sqlite: run::sqlite_fetch_all(conn, stmt))
     }
 
     /// Runs a statement and returns how many rows it touched.
     pub async fn execute(&self, stmt: &impl Statement) -> Result<u64, DbError> {
-        on_backend!(self, stmt, |sql, values, conn| sqlx::query_with(
-            sql, values
-        )
-        .execute(conn)
-        .await
-        .map(|done| done.rows_affected()))
+        on_backend!(self, |conn|
+            postgres: run::pg_execute(conn, stmt, self.mode),
+            sqlite: run::sqlite_execute(conn, stmt))
     }
 
-    /// Closes every connection; queries after this fail.
+    /// Closes every connection, the replica's too; queries after this fail.
     pub async fn close(&self) {
+        if let Some(replica) = &self.replica {
+            replica.stop().await;
+        }
+        self.close_pool().await;
+    }
+
+    /// Closes this pool's connections.
+    async fn close_pool(&self) {
         match &self.pool {
             Pool::Postgres(pool) => pool.close().await,
             Pool::Sqlite(pool) => pool.close().await,
         }
+    }
+}
+
+/// Reads of one freshness: on the read replica when [`Db::reading`] chose it, falling
+/// back to the primary when the replica fails them.
+pub struct Reading<'a> {
+    primary: &'a Db,
+    replica: Option<&'a Replica>,
+}
+
+impl Reading<'_> {
+    /// Runs a statement that yields at most one row.
+    pub async fn fetch_optional<T: Row>(
+        &self,
+        stmt: &impl Statement,
+    ) -> Result<Option<T>, DbError> {
+        if let Some(replica) = self.replica {
+            match replica.db.fetch_optional(stmt).await {
+                Err(err) if err.is_unavailable() => replica.failed(&err),
+                other => return other,
+            }
+        }
+        self.primary.fetch_optional(stmt).await
+    }
+
+    /// Fetches one page of `listing` (see [`Db::fetch_page`]).
+    pub async fn fetch_page<T: Row, C: sea_query::IntoColumnRef + Clone>(
+        &self,
+        listing: Listing<C>,
+        page: crate::domain::PageRequest,
+    ) -> Result<crate::domain::Page<T>, DbError> {
+        if let Some(replica) = self.replica {
+            match replica.db.fetch_page(listing.clone(), page).await {
+                Err(err) if err.is_unavailable() => replica.failed(&err),
+                other => return other,
+            }
+        }
+        self.primary.fetch_page(listing, page).await
     }
 }
 

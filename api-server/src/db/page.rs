@@ -24,6 +24,7 @@ enum RowCounts {
 
 /// What one page of a listing reads: which rows, in which order, and how its total is
 /// found.
+#[derive(Clone)]
 pub struct Listing<C> {
     /// `SELECT <columns> FROM <table>`, without a filter or an order: every condition on
     /// the rows belongs in `filter`, which decides whether the kept count applies.

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+use sqlx::Sqlite;
 use sqlx::pool::PoolConnection;
-use sqlx::{AssertSqlSafe, Sqlite};
 
 use super::pg_pool::{self, PooledConnection};
+use super::run::{self, QueryMode};
 use super::{Db, DbError, Pool, Row, Statement, checkout};
 
 /// An open transaction. [`Transaction::commit`] ends it; dropped before that, it is
@@ -19,6 +19,7 @@ use super::{Db, DbError, Pool, Row, Statement, checkout};
 pub struct Transaction {
     conn: Option<Held>,
     timeout: Duration,
+    mode: QueryMode,
 }
 
 enum Held {
@@ -26,26 +27,23 @@ enum Held {
     Sqlite(PoolConnection<Sqlite>),
 }
 
-/// Runs a statement on the transaction's connection within the statement timeout. A
-/// statement cut short leaves the connection mid-protocol, and one that failed may have
-/// aborted the transaction: either way the transaction can do nothing more, and its
-/// connection is dropped (so closed) unless it still works.
+/// Runs a statement on the transaction's connection within the statement timeout:
+/// `$postgres` or `$sqlite`, a future using `$conn`. A statement cut short leaves the
+/// connection mid-protocol, and one that failed may have aborted the transaction: either
+/// way the transaction can do nothing more, and its connection is rolled back in the
+/// background, or closed when it does not still work.
 macro_rules! in_transaction {
-    ($tx:expr, $stmt:expr, |$sql:ident, $values:ident, $conn:ident| $run:expr) => {{
+    ($tx:expr, |$conn:ident| postgres: $postgres:expr, sqlite: $sqlite:expr) => {{
         let timeout = $tx.timeout;
         let mut held = $tx.conn.take().ok_or_else(finished)?;
         let outcome = match &mut held {
             Held::Postgres(pooled) => {
-                let ($sql, $values) = $stmt.build_sqlx(PostgresQueryBuilder);
-                let $sql = AssertSqlSafe($sql);
                 let $conn = pooled.get()?;
-                tokio::time::timeout(timeout, async { $run }).await
+                tokio::time::timeout(timeout, $postgres).await
             }
             Held::Sqlite(pooled) => {
-                let ($sql, $values) = $stmt.build_sqlx(SqliteQueryBuilder);
-                let $sql = AssertSqlSafe($sql);
                 let $conn = &mut **pooled;
-                tokio::time::timeout(timeout, async { $run }).await
+                tokio::time::timeout(timeout, $sqlite).await
             }
         };
         match outcome {
@@ -83,6 +81,7 @@ impl Db {
         let mut tx = Transaction {
             conn: Some(held),
             timeout: self.timeout,
+            mode: self.mode,
         };
         tx.control(begin).await?;
         Ok(tx)
@@ -95,11 +94,9 @@ impl Transaction {
         &mut self,
         stmt: &impl Statement,
     ) -> Result<Option<T>, DbError> {
-        in_transaction!(self, stmt, |sql, values, conn| sqlx::query_as_with(
-            sql, values
-        )
-        .fetch_optional(conn)
-        .await)
+        in_transaction!(self, |conn|
+            postgres: run::pg_fetch_optional(conn, stmt, self.mode),
+            sqlite: run::sqlite_fetch_optional(conn, stmt))
     }
 
     /// Runs a statement that always yields one row, such as `INSERT … RETURNING`.
@@ -111,21 +108,16 @@ impl Transaction {
 
     /// Runs a statement and collects every row.
     pub async fn fetch_all<T: Row>(&mut self, stmt: &impl Statement) -> Result<Vec<T>, DbError> {
-        in_transaction!(self, stmt, |sql, values, conn| sqlx::query_as_with(
-            sql, values
-        )
-        .fetch_all(conn)
-        .await)
+        in_transaction!(self, |conn|
+            postgres: run::pg_fetch_all(conn, stmt, self.mode),
+            sqlite: run::sqlite_fetch_all(conn, stmt))
     }
 
     /// Runs a statement and returns how many rows it touched.
     pub async fn execute(&mut self, stmt: &impl Statement) -> Result<u64, DbError> {
-        in_transaction!(self, stmt, |sql, values, conn| sqlx::query_with(
-            sql, values
-        )
-        .execute(conn)
-        .await
-        .map(|done| done.rows_affected()))
+        in_transaction!(self, |conn|
+            postgres: run::pg_execute(conn, stmt, self.mode),
+            sqlite: run::sqlite_execute(conn, stmt))
     }
 
     /// Makes everything the transaction did permanent, and gives its connection back.

@@ -19,6 +19,14 @@ pub use password::Password;
 pub use quantity::Quantity;
 pub use text::{SearchText, Text};
 
+/// How fresh a read must be: the latest committed state, or what a read replica has,
+/// which may lag behind the primary (by at most `DATABASE_READ_MAX_LAG_MS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    Latest,
+    MayLag,
+}
+
 /// One rejected input field: the field's name as the client sent it and why it was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {

@@ -16,6 +16,21 @@ pub mod serve;
 pub mod types;
 
 pub use problem::{ApiError, ApiResult, Problem};
+
+use poem::http::{HeaderMap, header};
+
+use crate::domain::Freshness;
+
+/// How fresh a public read must be: a request with credentials may come from someone who
+/// just wrote (an administrator checking a book they changed), so it reads the latest
+/// state; an anonymous one may be served from a read replica.
+pub fn freshness(headers: &HeaderMap) -> Freshness {
+    if headers.contains_key(header::AUTHORIZATION) {
+        Freshness::Latest
+    } else {
+        Freshness::MayLag
+    }
+}
 pub use responses::{Created, NoContent};
 
 /// The tag of each operation: one per resource.

@@ -33,6 +33,22 @@ pub struct Readiness {
     pub status: ReadinessStatus,
     pub database: DependencyCheck,
     pub session_store: DependencyCheck,
+    /// The read replica (`DATABASE_READ_URL`), when there is one. Its state does not
+    /// decide readiness: reads fall back to the primary.
+    #[oai(skip_serializing_if_is_none)]
+    pub database_replica: Option<ReplicaCheck>,
+}
+
+/// What the read replica's monitor last found (it checks once a second).
+#[derive(Debug, Object)]
+pub struct ReplicaCheck {
+    /// `up` when it answered the last check.
+    pub status: DependencyStatus,
+    /// How far behind the primary it was, in milliseconds.
+    pub lag_ms: i64,
+    /// Whether anonymous catalogue reads go to it now: up, and no further behind than
+    /// `DATABASE_READ_MAX_LAG_MS`.
+    pub in_use: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -81,7 +97,8 @@ impl HealthApi {
     }
 
     /// Whether the server can serve requests: 200 when the database and the session
-    /// store both answer, 503 otherwise, with each one's state and latency.
+    /// store both answer, 503 otherwise, with each one's state and latency, and the read
+    /// replica's state and lag when there is one.
     #[oai(path = "/ready", method = "get", operation_id = "ready")]
     async fn ready(&self) -> ReadyResponse {
         let (database, session_store) = tokio::join!(
@@ -96,10 +113,20 @@ impl HealthApi {
         } else {
             ReadinessStatus::Unavailable
         };
+        let database_replica = self.db.replica_state().map(|replica| ReplicaCheck {
+            status: if replica.up {
+                DependencyStatus::Up
+            } else {
+                DependencyStatus::Down
+            },
+            lag_ms: i64::try_from(replica.lag.as_millis()).unwrap_or(i64::MAX),
+            in_use: replica.in_use,
+        });
         let body = Json(Readiness {
             status,
             database,
             session_store,
+            database_replica,
         });
         if up {
             ReadyResponse::Ready(body)

@@ -42,7 +42,8 @@ pub struct PgBouncerOptions {
     /// Startup parameters accepted and ignored (`ignore_startup_parameters`). PgBouncer
     /// refuses a connection that sends any other it does not know: sqlx sends
     /// `extra_float_digits`, so without it every sqlx connection fails with "unsupported
-    /// startup parameter: extra_float_digits".
+    /// startup parameter: extra_float_digits"; the server sends `options`
+    /// (its `statement_timeout`).
     pub ignore_startup_parameters: Vec<String>,
 }
 
@@ -52,7 +53,7 @@ impl Default for PgBouncerOptions {
             pool_mode: PoolMode::Transaction,
             pool_size: 10,
             max_client_conn: 400,
-            ignore_startup_parameters: vec!["extra_float_digits".to_owned()],
+            ignore_startup_parameters: vec!["extra_float_digits".to_owned(), "options".to_owned()],
         }
     }
 }

@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use self::memory::MemorySessions;
-use self::redis::RedisSessions;
+use self::redis::{Deployment, RedisSessions};
 use crate::error::AppError;
 use crate::settings::Settings;
 
@@ -91,11 +91,30 @@ enum Backend {
 }
 
 impl SessionStore {
-    /// Redis when `REDIS_URL` is set (connecting lazily, so the server starts while Redis
-    /// is down), the in-process store otherwise.
+    /// Redis when `REDIS_CLUSTER_NODES`, `REDIS_SENTINELS` or `REDIS_URL` is set, in that
+    /// order (connecting lazily, so the server starts while Redis is down), the in-process
+    /// store otherwise.
     pub fn new(settings: &Settings) -> anyhow::Result<Self> {
-        let backend = match &settings.redis_url {
-            Some(url) => {
+        let urls = |list: &[secrecy::SecretString]| {
+            list.iter()
+                .map(|url| url.expose_secret().to_owned())
+                .collect()
+        };
+        let deployment = if !settings.redis_cluster_nodes.is_empty() {
+            Some(Deployment::Cluster(urls(&settings.redis_cluster_nodes)))
+        } else if let Some(master) = &settings.redis_sentinel_master {
+            Some(Deployment::Sentinel {
+                sentinels: urls(&settings.redis_sentinels),
+                master: master.clone(),
+            })
+        } else {
+            settings
+                .redis_url
+                .as_ref()
+                .map(|url| Deployment::Server(url.expose_secret().to_owned()))
+        };
+        let backend = match deployment {
+            Some(deployment) => {
                 let ca_cert = match &settings.redis_ca_cert {
                     Some(path) => Some(std::fs::read(path).with_context(|| {
                         format!("REDIS_CA_CERT: cannot read {}", path.display())
@@ -103,7 +122,7 @@ impl SessionStore {
                     None => None,
                 };
                 Backend::Redis(RedisSessions::new(
-                    url.expose_secret(),
+                    &deployment,
                     &settings.redis_key_prefix,
                     ca_cert,
                 )?)

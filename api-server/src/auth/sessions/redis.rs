@@ -22,7 +22,11 @@ use redis::aio::ConnectionManagerConfig;
 use redis::{AsyncCommands, Script};
 use uuid::Uuid;
 
-use self::connection::Connection;
+use redis::cluster::ClusterClient;
+use redis::sentinel::{SentinelClient, SentinelClientBuilder, SentinelServerType};
+use redis::{ConnectionAddr, IntoConnectionInfo, TlsMode};
+
+use self::connection::{Connection, Source};
 use super::Entry;
 use crate::error::AppError;
 
@@ -95,27 +99,53 @@ pub struct RedisSessions {
 }
 
 impl RedisSessions {
-    /// Prepares the connection without opening it; it opens on first use and reopens by
-    /// itself after Redis restarts, or stops answering. A `rediss://` URL connects over
-    /// TLS, trusting `ca_cert` (PEM) when given, else the system's and the public roots.
-    pub fn new(url: &str, prefix: &str, ca_cert: Option<Vec<u8>>) -> anyhow::Result<Self> {
-        let client = match ca_cert {
-            Some(pem) => redis::Client::build_with_tls(
-                url,
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(pem),
-                },
-            )
-            .context("REDIS_CA_CERT is not a PEM certificate, or REDIS_URL is not rediss://")?,
-            None => redis::Client::open(url).context("REDIS_URL is not a valid Redis URL")?,
+    /// Prepares the connection to `deployment` without opening it; it opens on first use
+    /// and reopens by itself after Redis restarts, stops answering or fails over. `rediss://`
+    /// URLs connect over TLS, trusting `ca_cert` (PEM) when given, else the system's and the
+    /// public roots.
+    pub fn new(
+        deployment: &Deployment,
+        prefix: &str,
+        ca_cert: Option<Vec<u8>>,
+    ) -> anyhow::Result<Self> {
+        let certificates = ca_cert.map(|pem| redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(pem),
+        });
+        let source = match deployment {
+            Deployment::Server(url) => Source::Server(
+                match certificates {
+                    Some(certificates) => redis::Client::build_with_tls(url.as_str(), certificates),
+                    None => redis::Client::open(url.as_str()),
+                }
+                .context(
+                    "REDIS_URL is not a valid Redis URL (or REDIS_CA_CERT no PEM certificate)",
+                )?,
+            ),
+            Deployment::Cluster(nodes) => {
+                let mut builder = ClusterClient::builder(nodes.iter().map(String::as_str))
+                    .connection_timeout(CONNECT_TIMEOUT)
+                    .response_timeout(RESPONSE_TIMEOUT)
+                    .retries(u32::try_from(RETRIES).unwrap_or(2));
+                if let Some(certificates) = certificates {
+                    builder = builder.certs(certificates);
+                }
+                Source::Cluster(
+                    builder
+                        .build()
+                        .context("REDIS_CLUSTER_NODES are not valid Redis URLs")?,
+                )
+            }
+            Deployment::Sentinel { sentinels, master } => {
+                Source::Sentinel(sentinel_client(sentinels, master, certificates)?)
+            }
         };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_number_of_retries(RETRIES);
         Ok(Self {
-            conn: Connection::new_lazy(client, config, CALL_TIMEOUT)?,
+            conn: Connection::new_lazy(source, config, CALL_TIMEOUT),
             prefix: prefix.to_owned(),
             failed_calls: Arc::default(),
         })
@@ -332,6 +362,69 @@ impl RedisSessions {
     fn index_key(&self, user_id: Uuid) -> String {
         format!("{}:sessions:{{{user_id}}}", self.prefix)
     }
+}
+
+/// Which Redis to keep sessions in.
+#[derive(Debug, Clone)]
+pub enum Deployment {
+    /// One server (`REDIS_URL`).
+    Server(String),
+    /// A Redis Cluster, through some of its nodes (`REDIS_CLUSTER_NODES`).
+    Cluster(Vec<String>),
+    /// The master of the group `master` that these sentinels watch (`REDIS_SENTINELS`,
+    /// `REDIS_SENTINEL_MASTER`).
+    Sentinel {
+        sentinels: Vec<String>,
+        master: String,
+    },
+}
+
+/// A client of the sentinels' current master. The master is reached with the user,
+/// password and TLS of the first sentinel's URL, as groups are usually set up alike.
+fn sentinel_client(
+    sentinels: &[String],
+    master: &str,
+    certificates: Option<redis::TlsCertificates>,
+) -> anyhow::Result<SentinelClient> {
+    let infos = sentinels
+        .iter()
+        .map(|url| url.as_str().into_connection_info())
+        .collect::<Result<Vec<_>, _>>()
+        .context("REDIS_SENTINELS are not valid Redis URLs")?;
+    let first = infos
+        .first()
+        .context("REDIS_SENTINELS names no sentinel")?
+        .clone();
+    let tls = matches!(first.addr(), ConnectionAddr::TcpTls { .. });
+    let auth = first.redis_settings();
+    let mut builder = SentinelClientBuilder::new(
+        infos.iter().map(|info| info.addr().clone()),
+        master,
+        SentinelServerType::Master,
+    )?;
+    if let Some(username) = auth.username() {
+        builder = builder
+            .set_client_to_sentinel_username(username)
+            .set_client_to_redis_username(username);
+    }
+    if let Some(password) = auth.password() {
+        builder = builder
+            .set_client_to_sentinel_password(password)
+            .set_client_to_redis_password(password);
+    }
+    if tls {
+        builder = builder
+            .set_client_to_sentinel_tls_mode(TlsMode::Secure)
+            .set_client_to_redis_tls_mode(TlsMode::Secure);
+    }
+    if let Some(certificates) = certificates {
+        builder = builder
+            .set_client_to_sentinel_certificates(certificates.clone())
+            .set_client_to_redis_certificates(certificates);
+    }
+    builder
+        .build()
+        .context("REDIS_SENTINELS and REDIS_SENTINEL_MASTER do not make a Sentinel client")
 }
 
 /// Whether `err` comes from a certificate that did not verify. The redis crate keeps
