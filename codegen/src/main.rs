@@ -108,9 +108,14 @@ fn run(check: bool) -> Result<bool, Error> {
     Ok(true)
 }
 
-/// The workspace root: this crate's parent directory.
+/// The workspace root: this crate's parent directory. `cargo run` says where the crate is
+/// at run time; the directory it was compiled in is the fallback. The two differ when
+/// checkouts share a target directory, and the binary was last built from another one.
 fn repository_root() -> Result<PathBuf, Error> {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest_dir
         .parent()
         .map(Path::to_path_buf)
         .ok_or_else(|| "the codegen crate has no parent directory".into())
