@@ -24,10 +24,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let password = "correct horse battery".to_owned();
     let signup = client
         .signup()
+        // The types of fields with rules check them as the contract states them.
         .body(types::SignupRequest {
-            email: email.clone(),
-            password: password.clone(),
-            full_name: "A. Reader".to_owned(),
+            email: email.parse()?,
+            password: password.parse()?,
+            full_name: "A. Reader".parse()?,
         })
         .send()
         .await;

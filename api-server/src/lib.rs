@@ -1,6 +1,7 @@
 //! The Bookstore API server: users, authors, books and orders over PostgreSQL, with
 //! sessions in Redis. `openapi.yaml` at the repository root is the contract this crate
-//! implements; `tests/contract.rs` proves the served spec matches it.
+//! implements and serves as it is; `tests/contract.rs` proves the implementation matches
+//! it.
 //!
 //! Each resource (`users`, `authors`, `books`, `orders`) has the same files, and imports
 //! point one way, from the edge to the database:
@@ -34,4 +35,4 @@ pub mod telemetry;
 pub mod users;
 
 pub use settings::Settings;
-pub use startup::{Application, openapi_spec};
+pub use startup::{Application, implemented_spec};

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use poem::endpoint::{BoxEndpoint, make_sync};
-use poem::{Endpoint, EndpointExt, Route};
+use poem::web::Html;
+use poem::{Endpoint, EndpointExt, IntoResponse, Route};
 use poem_openapi::OpenApi;
 use poem_openapi::OpenApiService;
 use poem_openapi::registry::{MetaApi, Registry};
@@ -17,6 +18,7 @@ use crate::authors::api::AuthorsApi;
 use crate::books::api::BooksApi;
 use crate::db::{Db, Pool};
 use crate::domain::Password;
+use crate::http::contract::Contract;
 use crate::http::edge::Edge;
 use crate::http::methods::{RouteTable, Served};
 use crate::http::observe::Observe;
@@ -138,7 +140,7 @@ impl Application {
             metrics,
             db: wired.db.clone(),
             sessions: wired.sessions.clone(),
-            app: routes(wired, &settings).boxed(),
+            app: routes(wired, &settings)?.boxed(),
             limits: ServeLimits {
                 header_read_timeout: settings.header_read_timeout,
                 max_connections: settings.max_connections,
@@ -237,8 +239,10 @@ async fn bootstrap_admin(users: &UserService, email: &str, password: &str) -> an
     Ok(())
 }
 
-/// The spec the server serves, as JSON. Builds the API without connecting to anything.
-pub fn openapi_spec() -> anyhow::Result<String> {
+/// The spec the implementation describes, as JSON: what poem-openapi generates from the
+/// operations and their wire types. The server serves the contract itself; the contract
+/// test proves the two agree. Builds the API without connecting to anything.
+pub fn implemented_spec() -> anyhow::Result<String> {
     // The lazy pools need a runtime to exist, though they never connect here.
     let runtime = match tokio::runtime::Handle::try_current() {
         Ok(_) => None,
@@ -247,7 +251,8 @@ pub fn openapi_spec() -> anyhow::Result<String> {
     let _entered = runtime.as_ref().map(tokio::runtime::Runtime::enter);
     let settings = Settings::from_lookup(|key| (key == "BCRYPT_COST").then(|| "4".to_owned()))?;
     let wired = wire(&settings)?;
-    Ok(api_service(wired.apis, Edge::new(&settings)).spec())
+    let edge = Edge::new(&settings, Arc::new(Contract::load()?));
+    Ok(api_service(wired.apis, edge).spec())
 }
 
 /// Creates every service over lazily connecting pools.
@@ -293,23 +298,60 @@ fn api_service(apis: Apis, edge: Edge) -> OpenApiService<Served<Apis>, ()> {
     )
 }
 
-fn routes(wired: Wired, settings: &Settings) -> impl Endpoint<Output = poem::Response> + use<> {
+fn routes(
+    wired: Wired,
+    settings: &Settings,
+) -> anyhow::Result<impl Endpoint<Output = poem::Response> + use<>> {
     let metrics = wired.apis.metrics.metrics.clone();
-    let edge = Edge::new(settings);
+    let contract = Arc::new(Contract::load()?);
+    let edge = Edge::new(settings, Arc::clone(&contract));
     let api = api_service(wired.apis, edge.clone());
-    Route::new()
-        .nest("/docs", edge.around("/docs", api.swagger_ui()))
+    let docs = docs_page(&api, &contract)?;
+    let yaml = contract.yaml();
+    let json = contract.json().to_owned();
+    Ok(Route::new()
+        .nest(
+            "/docs",
+            edge.around(
+                "/docs",
+                Route::new().at("/", make_sync(move |_| Html(docs.clone()))),
+            ),
+        )
         .at(
             "/openapi.json",
-            edge.around("/openapi.json", api.spec_endpoint()),
+            edge.around(
+                "/openapi.json",
+                make_sync(move |_| {
+                    json.clone()
+                        .with_content_type("application/json; charset=utf-8")
+                }),
+            ),
         )
         .at(
             "/openapi.yaml",
-            edge.around("/openapi.yaml", api.spec_endpoint_yaml()),
+            edge.around(
+                "/openapi.yaml",
+                make_sync(move |_| yaml.with_content_type("application/yaml; charset=utf-8")),
+            ),
         )
         .nest("/", api)
         .data(wired.users)
         .catch_all_error(|err| async move { error_response(err) })
         .with(SecurityHeaders)
-        .with(Observe::new(metrics, &settings.trusted_proxies))
+        .with(Observe::new(metrics, &settings.trusted_proxies)))
+}
+
+/// The Swagger UI page, rendering the contract. poem-openapi's page embeds the spec it
+/// generates; the contract takes its place, so that readers see its own prose.
+fn docs_page(
+    api: &OpenApiService<Served<Apis>, ()>,
+    contract: &Contract,
+) -> anyhow::Result<String> {
+    let page = api.swagger_ui_html();
+    let generated = api.spec();
+    anyhow::ensure!(
+        page.contains(&generated),
+        "the documentation page does not embed the spec where expected"
+    );
+    Ok(page.replacen(&generated, contract.json(), 1))
 }

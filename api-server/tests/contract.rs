@@ -1,5 +1,6 @@
-//! The contract test: the spec the server serves must match `openapi.yaml`, the
-//! hand-written contract that the client is generated from.
+//! The contract test: the spec the implementation describes (what poem-openapi generates
+//! from the operations and their wire types) must match `openapi.yaml`, the hand-written
+//! contract that the server serves and the clients are generated from.
 //!
 //! Also holds the tests of the comparison itself, which prove that harmless differences in
 //! how the two documents are written are ignored and that each real one is reported once.
@@ -11,18 +12,19 @@ mod spec_diff;
 use serde_json::{Value, json};
 
 #[test]
-fn served_spec_matches_the_contract() {
+fn the_implementation_matches_the_contract() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi.yaml");
     let text = std::fs::read_to_string(&path).expect("openapi.yaml is readable");
     let contract: Value = serde_yaml::from_str(&text).expect("openapi.yaml is valid YAML");
-    let served: Value = serde_json::from_str(&api_server::openapi_spec().expect("the API builds"))
-        .expect("the served spec is JSON");
+    let implemented: Value =
+        serde_json::from_str(&api_server::implemented_spec().expect("the API builds"))
+            .expect("the implemented spec is JSON");
 
-    let differences = spec_diff::diff(&contract, &served);
+    let differences = spec_diff::diff(&contract, &implemented);
 
     assert!(
         differences.is_empty(),
-        "the served spec differs from openapi.yaml in {} place(s):\n{}\n\
+        "the implementation differs from openapi.yaml in {} place(s):\n{}\n\
          openapi.yaml is the contract: change the server to match it, or change the contract first",
         differences.len(),
         differences.join("\n"),
@@ -120,7 +122,7 @@ fn contract_example() -> Value {
 /// The same API as poem-openapi emits it: everything inlined, `; charset=utf-8`, titles,
 /// explicit defaults, described `$ref`s wrapped in `allOf`, upper-case header names,
 /// bounds as floats, sets in another order.
-fn served_example() -> Value {
+fn implemented_example() -> Value {
     let problem = content("application/json; charset=utf-8", "Problem");
     let book = content("application/json; charset=utf-8", "Book");
     let id = json!({
@@ -227,7 +229,7 @@ fn with(doc: &Value, at: &str, change: impl FnOnce(&mut Value)) -> Value {
 #[test]
 fn documents_that_differ_only_in_how_they_are_written_compare_equal() {
     assert_eq!(
-        spec_diff::diff(&contract_example(), &served_example()),
+        spec_diff::diff(&contract_example(), &implemented_example()),
         Vec::<String>::new()
     );
 }
@@ -243,27 +245,27 @@ fn a_field_added_to_the_contract_is_named() {
     );
 
     assert_eq!(
-        spec_diff::diff(&contract, &served_example()),
-        [r#"/components/schemas/Book/properties: field "title" in contract, not served"#]
+        spec_diff::diff(&contract, &implemented_example()),
+        [r#"/components/schemas/Book/properties: field "title" in contract, not implemented"#]
     );
 }
 
 #[test]
 fn a_required_field_missing_from_the_server_is_reported_once() {
-    let served = with(&served_example(), "/components/schemas/Book", |book| {
+    let implemented = with(&implemented_example(), "/components/schemas/Book", |book| {
         book["properties"].as_object_mut().unwrap().remove("price");
         book["required"] = json!(["isbn", "author"]);
     });
 
     assert_eq!(
-        spec_diff::diff(&contract_example(), &served),
-        [r#"/components/schemas/Book/properties: field "price" in contract, not served"#]
+        spec_diff::diff(&contract_example(), &implemented),
+        [r#"/components/schemas/Book/properties: field "price" in contract, not implemented"#]
     );
 }
 
 #[test]
 fn a_status_code_or_operation_the_server_lacks_is_named() {
-    let served = with(&served_example(), "/paths/~1books~1{id}", |item| {
+    let implemented = with(&implemented_example(), "/paths/~1books~1{id}", |item| {
         item["get"]["responses"]
             .as_object_mut()
             .unwrap()
@@ -272,18 +274,18 @@ fn a_status_code_or_operation_the_server_lacks_is_named() {
     });
 
     assert_eq!(
-        spec_diff::diff(&contract_example(), &served),
+        spec_diff::diff(&contract_example(), &implemented),
         [
-            "/paths/~1books~1{id}/get/responses: status code 404 in contract, not served",
-            "/paths/~1books~1{id}: operation put in contract, not served",
+            "/paths/~1books~1{id}/get/responses: status code 404 in contract, not implemented",
+            "/paths/~1books~1{id}: operation put in contract, not implemented",
         ]
     );
 }
 
 #[test]
 fn a_changed_type_or_format_shows_both_values() {
-    let served = with(
-        &served_example(),
+    let implemented = with(
+        &implemented_example(),
         "/components/schemas/Book/properties",
         |p| {
             p["isbn"]["type"] = json!("integer");
@@ -292,10 +294,10 @@ fn a_changed_type_or_format_shows_both_values() {
     );
 
     assert_eq!(
-        spec_diff::diff(&contract_example(), &served),
+        spec_diff::diff(&contract_example(), &implemented),
         [
-            r#"/components/schemas/Book/properties/a~1b~0c: key "format" in served, not in contract"#,
-            r#"/components/schemas/Book/properties/isbn/type: contract "string", served "integer""#,
+            r#"/components/schemas/Book/properties/a~1b~0c: key "format" implemented, not in contract"#,
+            r#"/components/schemas/Book/properties/isbn/type: contract "string", implemented "integer""#,
         ]
     );
 }
@@ -311,12 +313,12 @@ fn a_changed_required_list_names_the_field() {
     );
 
     assert_eq!(
-        spec_diff::diff(&contract, &served_example()),
-        [r#"/components/schemas/Problem: key "required" in served, not in contract"#]
+        spec_diff::diff(&contract, &implemented_example()),
+        [r#"/components/schemas/Problem: key "required" implemented, not in contract"#]
     );
 
-    let served = with(
-        &served_example(),
+    let implemented = with(
+        &implemented_example(),
         "/components/schemas/Book/required",
         |r| {
             *r = json!(["isbn", "author", "price", "format"]);
@@ -324,8 +326,8 @@ fn a_changed_required_list_names_the_field() {
     );
 
     assert_eq!(
-        spec_diff::diff(&contract_example(), &served),
-        [r#"/components/schemas/Book/required: "format" in served, not in contract"#]
+        spec_diff::diff(&contract_example(), &implemented),
+        [r#"/components/schemas/Book/required: "format" implemented, not in contract"#]
     );
 }
 
@@ -341,15 +343,17 @@ fn an_added_parameter_is_named_by_location_and_name() {
     );
 
     assert_eq!(
-        spec_diff::diff(&contract, &served_example()),
-        [r#"/paths/~1books~1{id}/get/parameters: parameter query "limit" in contract, not served"#]
+        spec_diff::diff(&contract, &implemented_example()),
+        [
+            r#"/paths/~1books~1{id}/get/parameters: parameter query "limit" in contract, not implemented"#
+        ]
     );
 }
 
 #[test]
 fn a_changed_bound_inside_a_parameter_has_a_readable_path() {
-    let served = with(
-        &served_example(),
+    let implemented = with(
+        &implemented_example(),
         "/paths/~1books~1{id}/get/parameters/0/schema",
         |schema| {
             schema["maximum"] = json!(50);
@@ -357,16 +361,16 @@ fn a_changed_bound_inside_a_parameter_has_a_readable_path() {
     );
 
     assert_eq!(
-        spec_diff::diff(&contract_example(), &served),
+        spec_diff::diff(&contract_example(), &implemented),
         [
-            "/paths/~1books~1{id}/get/parameters/query:fields/schema/maximum: contract 100, served 50"
+            "/paths/~1books~1{id}/get/parameters/query:fields/schema/maximum: contract 100, implemented 50"
         ]
     );
 }
 
 #[test]
 fn security_and_media_types_are_compared() {
-    let served = with(&served_example(), "/paths/~1books~1{id}", |item| {
+    let implemented = with(&implemented_example(), "/paths/~1books~1{id}", |item| {
         item["get"]["security"] = json!([{ "BearerAuth": [] }]);
         let content = item["put"]["requestBody"]["content"]
             .as_object_mut()
@@ -376,19 +380,19 @@ fn security_and_media_types_are_compared() {
     });
 
     assert_eq!(
-        spec_diff::diff(&contract_example(), &served),
+        spec_diff::diff(&contract_example(), &implemented),
         [
-            r#"/paths/~1books~1{id}/get: key "security" in served, not in contract"#,
-            r#"/paths/~1books~1{id}/put/requestBody/content: media type "application/json" in contract, not served"#,
-            r#"/paths/~1books~1{id}/put/requestBody/content: media type "text/plain" in served, not in contract"#,
+            r#"/paths/~1books~1{id}/get: key "security" implemented, not in contract"#,
+            r#"/paths/~1books~1{id}/put/requestBody/content: media type "application/json" in contract, not implemented"#,
+            r#"/paths/~1books~1{id}/put/requestBody/content: media type "text/plain" implemented, not in contract"#,
         ]
     );
 }
 
 #[test]
 fn schema_references_are_compared_by_name() {
-    let served = with(
-        &served_example(),
+    let implemented = with(
+        &implemented_example(),
         "/components/schemas/Book/properties/author/allOf/0",
         |r| {
             *r = json!({ "$ref": "#/components/schemas/Problem" });
@@ -396,16 +400,16 @@ fn schema_references_are_compared_by_name() {
     );
 
     assert_eq!(
-        spec_diff::diff(&contract_example(), &served),
+        spec_diff::diff(&contract_example(), &implemented),
         [
-            r##"/components/schemas/Book/properties/author/$ref: contract "#/components/schemas/Author", served "#/components/schemas/Problem""##
+            r##"/components/schemas/Book/properties/author/$ref: contract "#/components/schemas/Author", implemented "#/components/schemas/Problem""##
         ]
     );
 }
 
 #[test]
 fn a_flag_left_to_its_default_shows_both_values() {
-    let served = with(&served_example(), "/paths/~1books~1{id}/put", |put| {
+    let implemented = with(&implemented_example(), "/paths/~1books~1{id}/put", |put| {
         put["requestBody"]
             .as_object_mut()
             .unwrap()
@@ -414,10 +418,10 @@ fn a_flag_left_to_its_default_shows_both_values() {
     });
 
     assert_eq!(
-        spec_diff::diff(&contract_example(), &served),
+        spec_diff::diff(&contract_example(), &implemented),
         [
-            "/paths/~1books~1{id}/put/deprecated: contract false, served true",
-            "/paths/~1books~1{id}/put/requestBody/required: contract true, served false",
+            "/paths/~1books~1{id}/put/deprecated: contract false, implemented true",
+            "/paths/~1books~1{id}/put/requestBody/required: contract true, implemented false",
         ]
     );
 }

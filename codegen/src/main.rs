@@ -130,9 +130,9 @@ fn generate(contract: &str) -> Result<(String, String), Error> {
 
     let mut settings = GenerationSettings::default();
     settings.with_interface(InterfaceStyle::Builder);
-    // `MoneyInput` is what the server accepts for an amount: a `Money` string or a JSON
+    // `PriceInput` is what the server accepts for a price: a decimal string or a JSON
     // number. This client always sends the exact string form, so it uses `Money` there.
-    settings.with_replacement("MoneyInput", "crate::types::Money", std::iter::empty());
+    settings.with_replacement("PriceInput", "crate::types::Money", std::iter::empty());
     let tokens = Generator::new(&settings).generate_tokens(&spec)?;
     let body = prettyplease::unparse(&syn::parse2(tokens)?);
 

@@ -19,7 +19,7 @@ use bookstore_tests::api_client::{Client, Error, ResponseValue};
 use bookstore_tests::process::Deployment;
 use bookstore_tests::proxy::{FaultProxy, Mode};
 use bookstore_tests::{
-    ADMIN_EMAIL, ADMIN_PASSWORD, Backend, PASSWORD, TestApp, fresh_postgres_database,
+    ADMIN_EMAIL, ADMIN_PASSWORD, Backend, PASSWORD, TestApp, fresh_postgres_database, valid,
 };
 use nix::sys::signal::Signal;
 use serde::Serialize;
@@ -196,7 +196,7 @@ async fn redis_outage(test: &str, mode: Mode) {
     fails_fast("list_orders", customer.list_orders().send()).await;
     fails_fast("create_order", place(&customer, book.id)).await;
     let author = types::AuthorCreate {
-        name: "Written during the outage".to_owned(),
+        name: valid("Written during the outage"),
         bio: None,
     };
     fails_fast("create_author", admin.create_author().body(author).send()).await;
@@ -553,7 +553,7 @@ async fn no_acknowledged_order_is_lost_when_the_server_is_killed() {
         let author = admin
             .create_author()
             .body(types::AuthorCreate {
-                name: "Octavia E. Butler".to_owned(),
+                name: valid("Octavia E. Butler"),
                 bio: None,
             })
             .send()
@@ -562,7 +562,7 @@ async fn no_acknowledged_order_is_lost_when_the_server_is_killed() {
         admin
             .create_book()
             .body(types::BookCreate {
-                title: "Kindred".to_owned(),
+                title: valid("Kindred"),
                 author_id: author.id,
                 description: None,
                 price: bookstore_tests::money("8.00"),
@@ -641,7 +641,7 @@ async fn two_replicas_share_sessions_logouts_and_orders() {
     let author = admin
         .create_author()
         .body(types::AuthorCreate {
-            name: "N. K. Jemisin".to_owned(),
+            name: valid("N. K. Jemisin"),
             bio: None,
         })
         .send()
@@ -650,7 +650,7 @@ async fn two_replicas_share_sessions_logouts_and_orders() {
     let book = admin
         .create_book()
         .body(types::BookCreate {
-            title: "The Fifth Season".to_owned(),
+            title: valid("The Fifth Season"),
             author_id: author.id,
             description: None,
             price: bookstore_tests::money("11.00"),

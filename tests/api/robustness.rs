@@ -881,7 +881,7 @@ async fn nul_bytes_in_signup_fields_are_rejected_and_no_account_is_created() {
             call(&world.app, Method::POST, "/api/v1/users/signup", None).json(body),
         )
         .await;
-        answer.assert_problem(&case, 422, "validation_failed");
+        answer.assert_problem(&case, 422, "invalid_request");
         answer.assert_field(&case, field);
     }
     assert_eq!(world.snapshot().await, before, "an account was created");
@@ -941,7 +941,7 @@ async fn nul_bytes_in_a_profile_update_leave_the_account_intact() {
         )
         .json(body);
         let answer = send(&case, request).await;
-        answer.assert_problem(&case, 422, "validation_failed");
+        answer.assert_problem(&case, 422, "invalid_request");
         answer.assert_field(&case, field);
     }
     assert_eq!(world.snapshot().await, before, "the account changed");
@@ -993,7 +993,7 @@ async fn nul_bytes_in_author_writes_are_rejected_and_the_stored_author_is_intact
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let request = call(&world.app, method, path, Some(&world.admin)).json(body);
         let answer = send(&case, request).await;
-        answer.assert_problem(&case, 422, "validation_failed");
+        answer.assert_problem(&case, 422, "invalid_request");
         answer.assert_field(&case, field);
     }
     let author = world
@@ -1056,7 +1056,7 @@ async fn nul_bytes_in_book_writes_are_rejected_and_the_stored_book_is_intact() {
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let request = call(&world.app, method, path, Some(&world.admin)).json(body);
         let answer = send(&case, request).await;
-        answer.assert_problem(&case, 422, "validation_failed");
+        answer.assert_problem(&case, 422, "invalid_request");
         answer.assert_field(&case, field);
     }
     let book = world
@@ -1084,7 +1084,7 @@ async fn a_nul_byte_in_the_title_filter_is_rejected_naming_q() {
         let answer = send(&case, call(&world.app, Method::GET, &path, None)).await;
 
         // Assert
-        answer.assert_problem(&case, 422, "validation_failed");
+        answer.assert_problem(&case, 422, "invalid_request");
         answer.assert_field(&case, "q");
     }
 }
@@ -1201,7 +1201,7 @@ async fn overlong_strings_are_rejected_naming_the_field_and_nothing_is_stored() 
         let case = format!("{method} {path} with {OVERLONG} characters of {field}");
         let request = call(&world.app, method, &path, token.as_deref()).json(&body);
         let answer = send(&case, request).await;
-        answer.assert_problem(&case, 422, "validation_failed");
+        answer.assert_problem(&case, 422, "invalid_request");
         answer.assert_field(&case, field);
     }
     assert_eq!(world.snapshot().await, before, "the store changed");
@@ -1263,7 +1263,7 @@ async fn an_overlong_title_filter_is_rejected_naming_q() {
     .await;
 
     // Assert
-    answer.assert_problem("q of 60,000 characters", 422, "validation_failed");
+    answer.assert_problem("q of 60,000 characters", 422, "invalid_request");
     answer.assert_field("q of 60,000 characters", "q");
 }
 
@@ -1471,11 +1471,6 @@ async fn malformed_filters_are_invalid_requests_naming_the_parameter() {
             "invalid_request",
         ),
         (
-            "/api/v1/books?min_price=5&max_price=1",
-            "min_price",
-            "validation_failed",
-        ),
-        (
             "/api/v1/orders?status=refunded",
             "status",
             "invalid_request",
@@ -1528,11 +1523,11 @@ async fn malformed_prices_are_rejected_and_no_book_is_stored() {
         ("a negative number", "-1", "invalid_request"),
         ("a number beyond f64", "1e400", "invalid_request"),
         ("a tiny number", "1e-7", "invalid_request"),
-        ("zero", r#""0.00""#, "validation_failed"),
+        ("zero", r#""0.00""#, "invalid_request"),
         (
             "more than the maximum",
             r#""1000000.01""#,
-            "validation_failed",
+            "invalid_request",
         ),
     ];
 
@@ -1604,7 +1599,7 @@ async fn a_malformed_price_in_a_book_patch_leaves_the_price_intact() {
         (r#""12.345""#, "invalid_request"),
         (r#""""#, "invalid_request"),
         ("1e400", "invalid_request"),
-        (r#""0""#, "validation_failed"),
+        (r#""0""#, "invalid_request"),
     ];
 
     // Act

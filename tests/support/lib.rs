@@ -161,6 +161,34 @@ impl TestApp {
         log_in(&self.client, email, password).await
     }
 
+    /// Sends `body` as JSON with `token` as the bearer token, as a client without the
+    /// generated types would (to send what those types refuse); the status and the JSON
+    /// answer.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        use api_client::ClientInfo as _;
+        let mut request = self
+            .client
+            .client()
+            .request(method, format!("{}{path}", self.base_url))
+            .json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("an answer body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// A client logged in as the bootstrap administrator.
     pub async fn admin(&self) -> Client {
         self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.0
@@ -178,9 +206,9 @@ impl TestApp {
         self.client
             .signup()
             .body(types::SignupRequest {
-                email: email.to_owned(),
-                password: password.to_owned(),
-                full_name: "Test Reader".to_owned(),
+                email: valid(email),
+                password: valid(password),
+                full_name: valid("Test Reader"),
             })
             .send()
             .await
@@ -198,7 +226,7 @@ impl TestApp {
         admin
             .create_author()
             .body(types::AuthorCreate {
-                name: name.to_owned(),
+                name: valid(name),
                 bio: None,
             })
             .send()
@@ -224,7 +252,7 @@ impl TestApp {
         admin
             .create_book()
             .body(types::BookCreate {
-                title: title.to_owned(),
+                title: valid(title),
                 author_id,
                 description: None,
                 price: money(price),
@@ -280,6 +308,34 @@ pub fn forwarded_for(client_ip: &str, token: Option<&str>) -> reqwest::Client {
 /// A money value for the client, e.g. `money("12.50")`.
 pub fn money(amount: &str) -> types::Money {
     amount.parse().expect("a well-formed amount")
+}
+
+/// `text` as the client's type for a field with rules (`types::Name`, `types::EmailAddress`,
+/// `types::NewPassword`…), which checks them as the contract states them: panics when they
+/// refuse it, which in a test is a mistake of the test.
+pub fn valid<T>(text: &str) -> T
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .unwrap_or_else(|err| panic!("{text:?} breaks the contract's rules: {err}"))
+}
+
+/// The `code` and the `(field, message)` pairs of a problem answered as JSON.
+pub fn field_errors(problem: &serde_json::Value) -> (&str, Vec<(&str, &str)>) {
+    let errors = problem["errors"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let pairs = errors
+        .iter()
+        .map(|e| {
+            let text = |key: &str| e[key].as_str().unwrap_or_default();
+            (text("field"), text("message"))
+        })
+        .collect();
+    (problem["code"].as_str().unwrap_or_default(), pairs)
 }
 
 /// The problem of a documented error answer: panics on success or on an answer the

@@ -168,9 +168,9 @@ impl ServerProcess {
         self.client
             .signup()
             .body(types::SignupRequest {
-                email: email.clone(),
-                password: PASSWORD.to_owned(),
-                full_name: "Test Reader".to_owned(),
+                email: crate::valid(&email),
+                password: crate::valid(PASSWORD),
+                full_name: crate::valid("Test Reader"),
             })
             .send()
             .await

@@ -1,12 +1,30 @@
 //! bcrypt hashing, always off the async runtime, and never more of it than the machine
 //! can do.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
 use crate::domain::Password;
 use crate::error::AppError;
+
+/// bcrypt reads at most this many bytes of what it hashes.
+const BCRYPT_MAX_BYTES: usize = 72;
+
+/// Starts a stored hash whose bcrypt input was the password's SHA-256 digest (in base64):
+/// the form of a password longer than bcrypt reads, which bcrypt would truncate. Marking
+/// it keeps the two forms apart: the digest itself is never a password that matches.
+const PREHASHED: &str = "$sha256";
+
+/// The SHA-256 digest of `password` in base64: 44 bytes, within what bcrypt reads.
+fn prehash(password: &str) -> String {
+    BASE64.encode(Sha256::digest(password.as_bytes()))
+}
 
 /// Hashes and verifies passwords with bcrypt at a configured cost.
 ///
@@ -40,25 +58,45 @@ impl PasswordHasher {
         })
     }
 
+    /// The hash to store for `password`: bcrypt of the password, or of its SHA-256 digest
+    /// (marked [`PREHASHED`]) when it is longer than bcrypt reads.
     pub async fn hash(&self, password: &Password) -> Result<String, AppError> {
         let (password, cost) = (password.clone(), self.cost);
-        self.run(move || bcrypt::hash(password.expose(), cost))
-            .await
+        self.run(move || {
+            let password = password.expose();
+            if password.len() > BCRYPT_MAX_BYTES {
+                bcrypt::hash(prehash(password), cost).map(|hash| format!("{PREHASHED}{hash}"))
+            } else {
+                bcrypt::hash(password, cost)
+            }
+        })
+        .await
     }
 
-    /// Whether `password` matches `hash`. With no hash (unknown account), or a password
-    /// no stored hash can come from (longer than bcrypt reads, or with NUL bytes), it
-    /// still spends the time of one verification and answers no.
-    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, AppError> {
-        let (password, hash) = match Password::parse(password) {
-            Ok(password) => (password, hash),
-            Err(_) => (Password::placeholder(), None),
-        };
-        let known = hash.is_some();
-        let hash = hash.unwrap_or_else(|| self.dummy_hash.to_string());
-        let password = password.expose().to_owned();
-        let matches = self.run(move || bcrypt::verify(password, &hash)).await?;
-        Ok(known && matches)
+    /// Whether `password` matches the stored `hash`. With no hash (unknown account), or a
+    /// password that hash cannot come from (longer than bcrypt reads, against a hash of
+    /// the password itself), it still spends the time of one verification and answers no.
+    pub async fn verify(
+        &self,
+        password: SecretString,
+        hash: Option<String>,
+    ) -> Result<bool, AppError> {
+        let dummy_hash = Arc::clone(&self.dummy_hash);
+        self.run(move || {
+            let password = password.expose_secret();
+            let candidate =
+                hash.as_deref()
+                    .and_then(|stored| match stored.strip_prefix(PREHASHED) {
+                        Some(hash) => Some((Cow::Owned(prehash(password)), hash)),
+                        None => (password.len() <= BCRYPT_MAX_BYTES)
+                            .then_some((Cow::Borrowed(password), stored)),
+                    });
+            match candidate {
+                Some((input, hash)) => bcrypt::verify(input.as_bytes(), hash),
+                None => bcrypt::verify("not-a-password", &dummy_hash).map(|_| false),
+            }
+        })
+        .await
     }
 
     /// Runs one bcrypt job on the blocking pool once a worker is free.
@@ -105,5 +143,55 @@ mod tests {
             .count();
         assert_eq!(refused, 2, "one runs, one waits, two are refused");
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 2);
+    }
+}
+
+#[cfg(test)]
+mod long_passwords {
+    use super::{PasswordHasher, prehash};
+    use crate::domain::Password;
+
+    fn hasher() -> PasswordHasher {
+        PasswordHasher::new(4, 1, 0).unwrap_or_else(|err| panic!("{err}"))
+    }
+
+    fn password(raw: &str) -> Password {
+        Password::parse(raw.to_owned()).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    async fn verifies(hasher: &PasswordHasher, raw: &str, hash: &str) -> bool {
+        let result = hasher.verify(raw.into(), Some(hash.to_owned())).await;
+        result.unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[tokio::test]
+    async fn every_character_of_a_long_password_counts() {
+        let hasher = hasher();
+        let long = format!("{}tail", "x".repeat(80));
+        let hash = hasher
+            .hash(&password(&long))
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(verifies(&hasher, &long, &hash).await);
+        // The same first 72 bytes, another tail: bcrypt alone would take it.
+        assert!(!verifies(&hasher, &format!("{}TAIL", "x".repeat(80)), &hash).await);
+        assert!(!verifies(&hasher, &"x".repeat(72), &hash).await);
+        // The digest bcrypt hashed is not a password of the account.
+        assert!(!verifies(&hasher, &prehash(&long), &hash).await);
+    }
+
+    #[tokio::test]
+    async fn a_password_bcrypt_reads_whole_is_hashed_as_it_is() {
+        let hasher = hasher();
+        let hash = hasher
+            .hash(&password("short enough"))
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(hash.starts_with("$2b$"), "a plain bcrypt hash: {hash}");
+        assert!(verifies(&hasher, "short enough", &hash).await);
+        // A hash of the password itself never matches a password longer than bcrypt reads.
+        let plain = bcrypt::hash("x".repeat(72), 4).unwrap_or_else(|e| panic!("{e}"));
+        assert!(verifies(&hasher, &"x".repeat(72), &plain).await);
+        assert!(!verifies(&hasher, &"x".repeat(73), &plain).await);
     }
 }

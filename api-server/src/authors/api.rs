@@ -26,7 +26,7 @@ impl AuthorsApi {
         auth: BearerAuth,
         body: Json<AuthorCreate>,
     ) -> ApiResult<Created<Author>, { UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE }> {
-        let author = self.authors.create(&auth.0, body.0.try_into()?).await?;
+        let author = self.authors.create(&auth.0, body.0.into()).await?;
         Ok(Created::Ok(Json(author.into())))
     }
 
@@ -67,7 +67,7 @@ impl AuthorsApi {
         id: Path<Uuid>,
         body: Json<AuthorUpdate>,
     ) -> ApiResult<Json<Author>, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE }> {
-        let changes = body.0.try_into()?;
+        let changes = body.0.into();
         Ok(Json(
             self.authors.update(&auth.0, id.0, changes).await?.into(),
         ))

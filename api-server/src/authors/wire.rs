@@ -7,9 +7,9 @@ use poem_openapi::types::MaybeUndefined;
 use uuid::Uuid;
 
 use super::model::{self, AuthorChanges, AuthorName, Bio, NewAuthor};
-use crate::error::{AppError, Violations};
 use crate::http::page::page_of;
-use crate::http::types::{Absent, StrictString, patch};
+use crate::http::text::FreeText;
+use crate::http::types::{Absent, patch};
 
 /// An author.
 #[derive(Debug, Object)]
@@ -43,48 +43,35 @@ page_of!(
 /// A new author.
 #[derive(Debug, Object)]
 pub struct AuthorCreate {
-    /// 1 to 200 characters.
-    pub name: StrictString,
-    /// Up to 10,000 characters.
+    pub name: AuthorName,
+    /// Up to 10,000 characters; blank text counts as none.
     #[oai(nullable)]
-    pub bio: Option<StrictString>,
+    pub bio: Option<FreeText<{ Bio::MAX }>>,
 }
 
-impl TryFrom<AuthorCreate> for NewAuthor {
-    type Error = AppError;
-
-    fn try_from(req: AuthorCreate) -> Result<Self, AppError> {
-        let mut v = Violations::new();
-        let name = v.check("name", AuthorName::parse(&req.name.0));
-        let bio = v.check(
-            "bio",
-            Bio::parse_optional(req.bio.as_ref().map(|b| b.0.as_str())),
-        );
-        v.finish(|| {
-            Some(Self {
-                name: name?,
-                bio: bio?,
-            })
-        })
+impl From<AuthorCreate> for NewAuthor {
+    fn from(req: AuthorCreate) -> Self {
+        Self {
+            name: req.name,
+            bio: req.bio.and_then(|b| b.0),
+        }
     }
 }
 
 /// Changes to an author; absent fields stay as they are, `null` or an empty string clears `bio`.
 #[derive(Debug, Object)]
 pub struct AuthorUpdate {
-    pub name: Absent<StrictString>,
+    pub name: Absent<AuthorName>,
+    /// Up to 10,000 characters.
     #[oai(nullable)]
-    pub bio: MaybeUndefined<StrictString>,
+    pub bio: MaybeUndefined<FreeText<{ Bio::MAX }>>,
 }
 
-impl TryFrom<AuthorUpdate> for AuthorChanges {
-    type Error = AppError;
-
-    fn try_from(req: AuthorUpdate) -> Result<Self, AppError> {
-        let mut v = Violations::new();
-        let name = (req.name.0).and_then(|n| v.check("name", AuthorName::parse(&n.0)));
-        let bio = patch(req.bio)
-            .and_then(|b| v.check("bio", Bio::parse_optional(b.as_ref().map(|b| b.0.as_str()))));
-        v.finish(|| Some(Self { name, bio }))
+impl From<AuthorUpdate> for AuthorChanges {
+    fn from(req: AuthorUpdate) -> Self {
+        Self {
+            name: req.name.0,
+            bio: patch(req.bio).map(|b| b.and_then(|b| b.0)),
+        }
     }
 }

@@ -11,6 +11,7 @@ use super::wire::{Book, BookCreate, BookPage, BookUpdate, book_filter};
 use crate::domain::Money;
 use crate::http::page::{Limit, Offset, page_request};
 use crate::http::problem::{CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, UNPROCESSABLE};
+use crate::http::text::Search;
 use crate::http::{ApiResult, ApiTags, Created, NoContent, freshness};
 use crate::users::BearerAuth;
 
@@ -27,7 +28,7 @@ impl BooksApi {
         auth: BearerAuth,
         body: Json<BookCreate>,
     ) -> ApiResult<Created<Book>, { UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE }> {
-        let book = self.books.create(&auth.0, body.0.try_into()?).await?;
+        let book = self.books.create(&auth.0, body.0.into()).await?;
         Ok(Created::Ok(Json(book.into())))
     }
 
@@ -39,11 +40,11 @@ impl BooksApi {
         headers: &HeaderMap,
         /// Only books by this author.
         author_id: Query<Option<Uuid>>,
-        /// Only books whose title contains this text, ignoring case.
-        q: Query<Option<String>>,
+        /// Only books whose title contains this text, ignoring case; empty matches every title.
+        q: Query<Option<Search>>,
         /// Only books costing at least this much.
         min_price: Query<Option<Money>>,
-        /// Only books costing at most this much.
+        /// Only books costing at most this much (none when below `min_price`).
         max_price: Query<Option<Money>>,
         /// Items per page.
         #[oai(default)]
@@ -52,7 +53,7 @@ impl BooksApi {
         #[oai(default)]
         offset: Query<Offset>,
     ) -> ApiResult<Json<BookPage>, { UNPROCESSABLE }> {
-        let filter = book_filter(author_id.0, q.0, min_price.0, max_price.0)?;
+        let filter = book_filter(author_id.0, q.0, min_price.0, max_price.0);
         let page = self
             .books
             .list(filter, page_request(limit.0, offset.0), freshness(headers))
@@ -78,7 +79,7 @@ impl BooksApi {
         id: Path<Uuid>,
         body: Json<BookUpdate>,
     ) -> ApiResult<Json<Book>, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE }> {
-        let changes = body.0.try_into()?;
+        let changes = body.0.into();
         Ok(Json(
             self.books.update(&auth.0, id.0, changes).await?.into(),
         ))

@@ -7,10 +7,10 @@ use poem_openapi::types::MaybeUndefined;
 use uuid::Uuid;
 
 use super::model::{self, BookChanges, BookFilter, Description, NewBook, Title};
-use crate::domain::{Money, Price, SearchText};
-use crate::error::{AppError, Violations};
+use crate::domain::Money;
 use crate::http::page::page_of;
-use crate::http::types::{Absent, Date, MoneyInput, StrictString, patch};
+use crate::http::text::{FreeText, Search};
+use crate::http::types::{Absent, Date, PriceInput, patch};
 
 /// A book of the catalogue.
 #[derive(Debug, Object)]
@@ -51,97 +51,67 @@ page_of!(
 /// A new book.
 #[derive(Debug, Object)]
 pub struct BookCreate {
-    /// 1 to 300 characters.
-    pub title: StrictString,
-    /// An existing author.
+    pub title: Title,
+    /// An existing author (else 422 naming `author_id`).
     pub author_id: Uuid,
-    /// Up to 10,000 characters.
+    /// Up to 10,000 characters; blank text counts as none.
     #[oai(nullable)]
-    pub description: Option<StrictString>,
-    /// Greater than 0, at most 1000000.00.
-    pub price: MoneyInput,
+    pub description: Option<FreeText<{ Description::MAX }>>,
+    pub price: PriceInput,
     #[oai(nullable)]
     pub published_at: Option<Date>,
 }
 
-impl TryFrom<BookCreate> for NewBook {
-    type Error = AppError;
-
-    fn try_from(req: BookCreate) -> Result<Self, AppError> {
-        let mut v = Violations::new();
-        let title = v.check("title", Title::parse(&req.title.0));
-        let description = v.check(
-            "description",
-            Description::parse_optional(req.description.as_ref().map(|d| d.0.as_str())),
-        );
-        let price = v.check("price", Price::new(req.price.0));
-        v.finish(|| {
-            Some(Self {
-                title: title?,
-                author_id: req.author_id,
-                description: description?,
-                price: price?,
-                published_at: req.published_at.map(|d| d.0),
-            })
-        })
+impl From<BookCreate> for NewBook {
+    fn from(req: BookCreate) -> Self {
+        Self {
+            title: req.title,
+            author_id: req.author_id,
+            description: req.description.and_then(|d| d.0),
+            price: req.price.0,
+            published_at: req.published_at.map(|d| d.0),
+        }
     }
 }
 
 /// Changes to a book; absent fields stay as they are; `null` clears `description` or `published_at`, and so does an empty `description`.
 #[derive(Debug, Object)]
 pub struct BookUpdate {
-    pub title: Absent<StrictString>,
+    pub title: Absent<Title>,
+    /// An existing author (else 422 naming `author_id`).
     pub author_id: Absent<Uuid>,
+    /// Up to 10,000 characters.
     #[oai(nullable)]
-    pub description: MaybeUndefined<StrictString>,
-    pub price: Absent<MoneyInput>,
+    pub description: MaybeUndefined<FreeText<{ Description::MAX }>>,
+    pub price: Absent<PriceInput>,
     #[oai(nullable)]
     pub published_at: MaybeUndefined<Date>,
 }
 
-impl TryFrom<BookUpdate> for BookChanges {
-    type Error = AppError;
-
-    fn try_from(req: BookUpdate) -> Result<Self, AppError> {
-        let mut v = Violations::new();
-        let title = (req.title.0).and_then(|t| v.check("title", Title::parse(&t.0)));
-        let description = patch(req.description).and_then(|d| {
-            let text = d.as_ref().map(|d| d.0.as_str());
-            v.check("description", Description::parse_optional(text))
-        });
-        let price = (req.price.0).and_then(|p| v.check("price", Price::new(p.0)));
-        v.finish(|| {
-            Some(Self {
-                title,
-                author_id: req.author_id.0,
-                description,
-                price,
-                published_at: patch(req.published_at).map(|d| d.map(|d| d.0)),
-            })
-        })
+impl From<BookUpdate> for BookChanges {
+    fn from(req: BookUpdate) -> Self {
+        Self {
+            title: req.title.0,
+            author_id: req.author_id.0,
+            description: patch(req.description).map(|d| d.and_then(|d| d.0)),
+            price: req.price.0.map(|p| p.0),
+            published_at: patch(req.published_at).map(|d| d.map(|d| d.0)),
+        }
     }
 }
 
-/// The list filters as given in the query, validated.
+/// The list filters as given in the query. A price range whose minimum is above its
+/// maximum matches no book.
 pub fn book_filter(
     author_id: Option<Uuid>,
-    q: Option<String>,
+    q: Option<Search>,
     min_price: Option<Money>,
     max_price: Option<Money>,
-) -> Result<BookFilter, AppError> {
-    let mut v = Violations::new();
-    let title_contains = v.check("q", SearchText::parse(q.as_deref())).flatten();
-    if let (Some(min), Some(max)) = (min_price, max_price)
-        && min > max
-    {
-        v.push("min_price", "must not be greater than max_price");
+) -> BookFilter {
+    BookFilter {
+        author_id,
+        title_contains: q.and_then(|q| q.0),
+        min_price,
+        max_price,
     }
-    v.finish(|| {
-        Some(BookFilter {
-            author_id,
-            title_contains,
-            min_price,
-            max_price,
-        })
-    })
 }

@@ -2,34 +2,29 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
-/// A password that bcrypt can hash without truncation: 8 to 72 bytes of UTF-8, no NUL.
+/// A new password: 8 to 1024 characters, no NUL, exactly the contract's `NewPassword`.
 ///
-/// bcrypt reads at most 72 bytes and stops at a NUL byte, so longer or NUL-carrying
-/// passwords would silently lose their tail; they are refused instead. The value is a
-/// [`SecretString`] so that it never shows up in `Debug` output or logs.
+/// Every character counts, however many bytes they make: one longer than the 72 bytes
+/// bcrypt reads is hashed with SHA-256 first (see `auth::passwords`), never truncated.
+/// The value is a [`SecretString`] so that it never shows up in `Debug` output or logs.
 #[derive(Debug, Clone)]
 pub struct Password(SecretString);
 
 impl Password {
-    pub const MIN_BYTES: usize = 8;
-    pub const MAX_BYTES: usize = 72;
+    pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 1024;
 
     pub fn parse(raw: String) -> Result<Self, &'static str> {
-        if raw.len() < Self::MIN_BYTES {
-            return Err("must be at least 8 bytes long");
+        if raw.chars().nth(Self::MIN_CHARS - 1).is_none() {
+            return Err("must be at least 8 characters long");
         }
-        if raw.len() > Self::MAX_BYTES {
-            return Err("must be at most 72 bytes long (UTF-8)");
+        if raw.chars().nth(Self::MAX_CHARS).is_some() {
+            return Err("must be at most 1024 characters long");
         }
         if raw.contains('\0') {
             return Err("must not contain NUL characters");
         }
         Ok(Self(SecretString::from(raw)))
-    }
-
-    /// A valid password that is never anyone's: what a doomed verification runs on.
-    pub fn placeholder() -> Self {
-        Self(SecretString::from("not-a-password"))
     }
 
     pub fn expose(&self) -> &str {
@@ -42,19 +37,19 @@ mod tests {
     use super::Password;
 
     #[test]
-    fn accepts_eight_to_seventy_two_bytes() {
+    fn accepts_eight_to_1024_characters_whatever_their_bytes() {
         assert!(Password::parse("a".repeat(8)).is_ok());
-        assert!(Password::parse("a".repeat(72)).is_ok());
-        // 24 three-byte characters are exactly 72 bytes.
-        assert!(Password::parse("€".repeat(24)).is_ok());
+        assert!(Password::parse("€".repeat(8)).is_ok());
+        assert!(Password::parse("a".repeat(73)).is_ok());
+        assert!(Password::parse("€".repeat(1024)).is_ok());
     }
 
     #[test]
-    fn rejects_lengths_bcrypt_would_truncate_or_that_are_too_short() {
+    fn rejects_too_short_too_long_and_nul() {
         assert!(Password::parse("a".repeat(7)).is_err());
-        assert!(Password::parse("a".repeat(73)).is_err());
-        // 25 characters, but 75 bytes.
-        assert!(Password::parse("€".repeat(25)).is_err());
+        // Eight bytes, but four characters.
+        assert!(Password::parse("éééé".to_owned()).is_err());
+        assert!(Password::parse("a".repeat(1025)).is_err());
         assert!(Password::parse("password\0tail".to_owned()).is_err());
     }
 
@@ -71,10 +66,10 @@ mod tests {
 
         proptest! {
             #[test]
-            fn accepted_exactly_when_eight_to_seventy_two_bytes_without_nul(
-                raw in prop_oneof![any::<String>(), ".{0,40}", "[a-z\u{0}]{6,80}"],
+            fn accepted_exactly_when_eight_to_1024_characters_without_nul(
+                raw in prop_oneof![any::<String>(), ".{0,40}", "[a-z\u{0}]{6,80}", ".{1000,1030}"],
             ) {
-                let valid = (8..=72).contains(&raw.len()) && !raw.contains('\0');
+                let valid = (8..=1024).contains(&raw.chars().count()) && !raw.contains('\0');
                 let parsed = Password::parse(raw.clone());
                 prop_assert_eq!(parsed.is_ok(), valid, "{:?}", raw);
                 if let Ok(password) = parsed {

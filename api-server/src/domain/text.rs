@@ -2,27 +2,36 @@
 
 use std::fmt;
 
-/// Text of 1 to `MAX` characters, trimmed, free of NUL (which PostgreSQL cannot store in
-/// `text`). Each resource names its own fields with it: `type Title = Text<300>`.
+/// Text of at most `MAX` characters as given, free of NUL (which PostgreSQL cannot store
+/// in `text`), and trimmed of white space (Unicode `White_Space`). Each resource names its
+/// own fields with it: `type Title = Text<300>`.
+///
+/// The contract states the same rules for the raw value (`maxLength`, and a `pattern` that
+/// wants a character other than white space and no NUL), so the count is of the text as
+/// given, before trimming.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Text<const MAX: usize>(String);
 
 impl<const MAX: usize> Text<MAX> {
-    /// A required field: trimmed, and not blank.
+    /// The most characters the text may have, as given.
+    pub const MAX: usize = MAX;
+
+    /// A required field: not blank; trimmed.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let value = raw.trim();
+        let value = checked(raw, MAX)?.trim();
         if value.is_empty() {
-            return Err("must not be empty".to_owned());
+            return Err("must contain a character other than white space".to_owned());
         }
-        checked(value, MAX).map(|v| Self(v.to_owned()))
+        Ok(Self(value.to_owned()))
     }
 
     /// An optional field: trimmed; blank text counts as absent.
     pub fn parse_optional(raw: Option<&str>) -> Result<Option<Self>, String> {
-        match raw.map(str::trim) {
-            None | Some("") => Ok(None),
-            Some(value) => Self::parse(value).map(Some),
-        }
+        let Some(raw) = raw else {
+            return Ok(None);
+        };
+        let value = checked(raw, MAX)?.trim();
+        Ok((!value.is_empty()).then(|| Self(value.to_owned())))
     }
 
     pub fn as_str(&self) -> &str {
@@ -60,11 +69,12 @@ impl SearchText {
     }
 }
 
+/// `value` when it has at most `max_chars` characters and no NUL.
 fn checked(value: &str, max_chars: usize) -> Result<&str, String> {
     if value.contains('\0') {
         return Err("must not contain NUL characters".to_owned());
     }
-    if value.chars().count() > max_chars {
+    if value.chars().nth(max_chars).is_some() {
         return Err(format!("must be at most {max_chars} characters long"));
     }
     Ok(value)
@@ -89,10 +99,13 @@ mod tests {
     }
 
     #[test]
-    fn required_text_is_trimmed_and_bounded() {
+    fn required_text_is_trimmed_and_bounded_as_given() {
         assert_eq!(required("  Ursula  "), Ok("Ursula".to_owned()));
         assert!(required("   ").is_err());
+        assert!(required("\u{3000}\u{A0}\t").is_err());
         assert!(required("abcdefghijk").is_err());
+        // Ten characters once trimmed, but twelve as given.
+        assert!(required(" abcdefghij ").is_err());
         assert!(required("nul\0byte").is_err());
         assert_eq!(required("éééééééééé"), Ok("éééééééééé".to_owned()));
     }
@@ -111,5 +124,6 @@ mod tests {
         assert_eq!(optional(Some("  ")), Ok(None));
         assert_eq!(optional(Some(" bio ")), Ok(Some("bio".to_owned())));
         assert!(optional(Some("x\0")).is_err());
+        assert!(optional(Some("      ")).is_err());
     }
 }

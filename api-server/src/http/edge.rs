@@ -1,5 +1,6 @@
 //! What runs around every operation, inside the router: a panic becomes a 500 problem,
-//! the body and time limits apply, every error becomes a problem, and CORS.
+//! refused input is explained field by field, the body and time limits apply, every error
+//! becomes a problem, and CORS.
 //!
 //! These run inside the router rather than around it, so that every answer, their own
 //! included (a 413, a timeout, a preflight), carries the template of the route the router
@@ -11,7 +12,9 @@ use poem::endpoint::BoxEndpoint;
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Response};
 
+use super::contract::Contract;
 use super::cors::CorsPolicy;
+use super::explain::Explain;
 use super::limits::Limits;
 use super::problem::{Problem, error_response};
 use crate::error::AppError;
@@ -27,11 +30,13 @@ pub struct RouteTemplate(pub Arc<str>);
 pub struct Edge {
     limits: Limits,
     cors: CorsPolicy,
+    contract: Arc<Contract>,
 }
 
 impl Edge {
-    pub fn new(settings: &Settings) -> Self {
+    pub fn new(settings: &Settings, contract: Arc<Contract>) -> Self {
         Self {
+            contract,
             limits: Limits {
                 max_body_bytes: settings.max_body_bytes,
                 timeout: settings.request_timeout,
@@ -47,8 +52,13 @@ impl Edge {
         E: Endpoint + 'static,
     {
         let template: Arc<str> = template.into();
+        let explain = Explain {
+            route: self.contract.route(&template),
+            template: Arc::clone(&template),
+        };
         endpoint
             .with(CatchPanic::new().with_handler(panic_response))
+            .with(explain)
             .with(self.limits)
             .catch_all_error(|err| async move { error_response(err) })
             .with(self.cors.clone())

@@ -2,17 +2,21 @@
 //! pagination and the wire forms of domain types; and around them request ids, request
 //! logs and metrics, security headers, CORS and limits.
 
+pub mod contract;
 pub mod cors;
 pub mod edge;
+pub mod explain;
 pub mod limits;
 pub mod methods;
 pub mod observe;
 pub mod page;
+pub mod patterns;
 pub mod problem;
 pub mod request_id;
 pub mod responses;
 pub mod security;
 pub mod serve;
+pub mod text;
 pub mod types;
 
 pub use problem::{ApiError, ApiResult, Problem};

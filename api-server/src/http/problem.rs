@@ -48,7 +48,8 @@ pub struct Problem {
 #[derive(Debug, Clone, Object)]
 #[oai(rename = "FieldError")]
 pub struct FieldProblem {
-    /// The field's name as sent by the client.
+    /// The offending member's JSON path as the contract names it (`price`,
+    /// `items.0.book_id`), a parameter's name (`limit`), or empty for the body as a whole.
     pub field: String,
     pub message: String,
 }

@@ -9,7 +9,8 @@ use poem_openapi::types::{
 };
 use serde_json::Value;
 
-use crate::domain::{Money, OrderStatus, Quantity};
+use super::patterns;
+use crate::domain::{Money, OrderStatus, Price, Quantity};
 
 /// The items of a `Type` impl that every scalar wire type shares: it is required, and its
 /// raw value (what validators see) is the value itself.
@@ -33,8 +34,8 @@ macro_rules! scalar_type {
 pub(crate) use scalar_type;
 
 /// Money travels as a decimal string with two fraction digits (`"12.50"`); as a query
-/// parameter it is the same decimal text. Request bodies take [`MoneyInput`], which also
-/// admits a JSON number.
+/// parameter it is the same decimal text. A price in a request body is a [`PriceInput`],
+/// which also admits a JSON number.
 impl Type for Money {
     scalar_type!();
 
@@ -52,19 +53,12 @@ impl Type for Money {
                 "An exact amount of money: a decimal string with two fraction digits, \
                  e.g. \"19.99\". Input also accepts one fraction digit or none, and leading zeros.",
             ),
-            pattern: Some(MONEY_PATTERN.to_owned()),
+            pattern: Some(patterns::MONEY.to_owned()),
             example: Some(Value::String("19.99".to_owned())),
             ..MetaSchema::new_with_format("string", "decimal")
         });
     }
 }
-
-/// What [`Money::parse`] accepts: digits (at most 12 once leading zeros are dropped), then at
-/// most two fraction digits.
-const MONEY_PATTERN: &str = r"^0*[0-9]{1,12}(\.[0-9]{1,2})?$";
-
-/// The largest amount [`Money::parse`] accepts, as a JSON number.
-const MONEY_MAX: f64 = 999_999_999_999.99;
 
 impl ParseFromJSON for Money {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
@@ -87,17 +81,18 @@ impl ToJSON for Money {
     }
 }
 
-/// An amount of money in a request body: a [`Money`] string, or a JSON number with at most
-/// two fraction digits. A number is read from its shortest decimal form (`12.5` is
-/// `"12.5"`), so it is never rounded: `0.125` or `1e-7` are refused, not approximated.
+/// A book's price in a request body: a decimal string or a JSON number, more than 0 and at
+/// most 1,000,000.00, with at most two fraction digits. A number is read from its shortest
+/// decimal form (`12.5` is `"12.5"`), so it is never rounded: `0.125` or `1e-7` are
+/// refused, not approximated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MoneyInput(pub Money);
+pub struct PriceInput(pub Price);
 
-impl Type for MoneyInput {
+impl Type for PriceInput {
     scalar_type!();
 
     fn name() -> Cow<'static, str> {
-        "MoneyInput".into()
+        "PriceInput".into()
     }
 
     fn schema_ref() -> MetaSchemaRef {
@@ -105,41 +100,50 @@ impl Type for MoneyInput {
     }
 
     fn register(registry: &mut poem_openapi::registry::Registry) {
-        Money::register(registry);
         registry.create_schema::<Self, _>(Self::name().into_owned(), |_| MetaSchema {
             description: Some(
-                "An amount of money as a client may send it: a `Money` string, or a JSON \
-                 number with at most two fraction digits (`19.99`).",
+                "A price as a client may send it: more than 0 and at most 1000000.00, as a \
+                 decimal string or a JSON number with at most two fraction digits.",
             ),
             any_of: vec![
-                Money::schema_ref(),
+                MetaSchemaRef::Inline(Box::new(MetaSchema {
+                    pattern: Some(patterns::PRICE.to_owned()),
+                    ..MetaSchema::new_with_format("string", "decimal")
+                })),
                 MetaSchemaRef::Inline(Box::new(MetaSchema {
                     minimum: Some(0.0),
-                    maximum: Some(MONEY_MAX),
+                    exclusive_minimum: Some(true),
+                    maximum: Some(MAX_PRICE),
                     multiple_of: Some(0.01),
                     ..MetaSchema::new_with_format("number", "double")
                 })),
             ],
+            example: Some(Value::String("19.99".to_owned())),
             ..MetaSchema::ANY
         });
     }
 }
 
-impl ParseFromJSON for MoneyInput {
+/// The largest price, as a JSON number.
+const MAX_PRICE: f64 = 1_000_000.0;
+
+impl ParseFromJSON for PriceInput {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
-        match value.unwrap_or_default() {
+        let amount = match value.unwrap_or_default() {
             Value::String(text) => Money::parse(&text),
             Value::Number(number) => Money::parse(&number.to_string()),
             other => return Err(ParseError::expected_type(other)),
-        }
-        .map(Self)
-        .map_err(ParseError::custom)
+        };
+        amount
+            .and_then(Price::new)
+            .map(Self)
+            .map_err(ParseError::custom)
     }
 }
 
-impl ToJSON for MoneyInput {
+impl ToJSON for PriceInput {
     fn to_json(&self) -> Option<Value> {
-        self.0.to_json()
+        self.0.money().to_json()
     }
 }
 
@@ -228,9 +232,28 @@ impl ToJSON for Quantity {
     }
 }
 
-/// A calendar date, `YYYY-MM-DD` (OpenAPI `format: date`).
+/// A calendar date, `YYYY-MM-DD` exactly (OpenAPI `format: date`, and a pattern of four,
+/// two and two digits: `2020-1-1` is refused).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Date(pub NaiveDate);
+
+impl Date {
+    pub fn parse(text: &str) -> Result<Self, &'static str> {
+        const REFUSED: &str = "must be a date as YYYY-MM-DD";
+        let bytes = text.as_bytes();
+        let shaped = bytes.len() == 10
+            && bytes.iter().enumerate().all(|(i, b)| match i {
+                4 | 7 => *b == b'-',
+                _ => b.is_ascii_digit(),
+            });
+        if !shaped {
+            return Err(REFUSED);
+        }
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map(Self)
+            .map_err(|_| REFUSED)
+    }
+}
 
 impl Type for Date {
     scalar_type!();
@@ -240,16 +263,17 @@ impl Type for Date {
     }
 
     fn schema_ref() -> MetaSchemaRef {
-        MetaSchemaRef::Inline(Box::new(MetaSchema::new_with_format("string", "date")))
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            pattern: Some(patterns::DATE.to_owned()),
+            ..MetaSchema::new_with_format("string", "date")
+        }))
     }
 }
 
 impl ParseFromJSON for Date {
     fn parse_from_json(value: Option<Value>) -> ParseResult<Self> {
         match value.unwrap_or_default() {
-            Value::String(text) => NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-                .map(Self)
-                .map_err(|_| ParseError::custom("expected a date as YYYY-MM-DD")),
+            Value::String(text) => Self::parse(&text).map_err(ParseError::custom),
             other => Err(ParseError::expected_type(other)),
         }
     }
@@ -364,8 +388,8 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::{Value, json};
 
-    use super::{Date, MoneyInput, StrictString};
-    use crate::domain::{Money, OrderStatus, Quantity};
+    use super::{Date, PriceInput, StrictString};
+    use crate::domain::{Money, OrderStatus, Price, Quantity};
 
     /// The largest amount `Money::parse` takes, in cents.
     const MAX_CENTS: i64 = 99_999_999_999_999;
@@ -394,8 +418,10 @@ mod tests {
         Money::parse_from_json(Some(value)).ok()
     }
 
-    fn money_input(value: Value) -> Option<Money> {
-        MoneyInput::parse_from_json(Some(value)).ok().map(|m| m.0)
+    fn price_input(value: Value) -> Option<Money> {
+        PriceInput::parse_from_json(Some(value))
+            .ok()
+            .map(|p| p.0.money())
     }
 
     #[test]
@@ -430,19 +456,48 @@ mod tests {
     }
 
     #[test]
-    fn money_reads_strings_and_money_input_also_numbers() {
+    fn money_reads_strings_and_a_price_also_numbers() {
         assert_eq!(money(json!("12.5")), Some(Money::from_cents(1250)));
         assert_eq!(money(json!(12.5)), None);
-        assert_eq!(money_input(json!(12.5)), Some(Money::from_cents(1250)));
-        assert_eq!(money_input(json!(7)), Some(Money::from_cents(700)));
+        assert_eq!(price_input(json!(12.5)), Some(Money::from_cents(1250)));
+        assert_eq!(price_input(json!(7)), Some(Money::from_cents(700)));
+        assert_eq!(
+            price_input(json!(1_000_000)),
+            Some(Money::from_cents(100_000_000))
+        );
+        assert_eq!(price_input(json!("0.01")), Some(Money::from_cents(1)));
         for refused in [
+            json!(0),
+            json!("0.00"),
+            json!(1_000_000.01),
+            json!("1234567.89"),
             json!(-1),
             json!(0.125),
             json!(1e-7),
             json!(1e300),
             json!(true),
         ] {
-            assert_eq!(money_input(refused.clone()), None, "{refused}");
+            assert_eq!(price_input(refused.clone()), None, "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_date_is_exactly_four_two_and_two_digits() {
+        assert_eq!(
+            Date::parse("2020-01-31").ok(),
+            NaiveDate::from_ymd_opt(2020, 1, 31).map(Date)
+        );
+        for refused in [
+            "2020-1-1",
+            "20-01-01",
+            "2020-02-30",
+            "+2020-01-01",
+            "2020-01-01T00:00:00Z",
+            "2020/01/01",
+            " 2020-01-01",
+            "２０２０-01-01",
+        ] {
+            assert!(Date::parse(refused).is_err(), "{refused}");
         }
     }
 
@@ -450,7 +505,7 @@ mod tests {
         #[test]
         fn no_json_value_makes_a_parser_panic(value in json_value()) {
             let _ = Money::parse_from_json(Some(value.clone()));
-            let _ = MoneyInput::parse_from_json(Some(value.clone()));
+            let _ = PriceInput::parse_from_json(Some(value.clone()));
             let _ = Date::parse_from_json(Some(value.clone()));
             let _ = StrictString::parse_from_json(Some(value));
         }
@@ -458,7 +513,8 @@ mod tests {
         #[test]
         fn money_is_read_from_a_string_exactly_as_money_parse_reads_it(raw in any::<String>()) {
             prop_assert_eq!(money(Value::from(raw.as_str())), Money::parse(&raw).ok());
-            prop_assert_eq!(money_input(Value::from(raw.as_str())), Money::parse(&raw).ok());
+            let price = Money::parse(&raw).ok().filter(|m| Price::new(*m).is_ok());
+            prop_assert_eq!(price_input(Value::from(raw.as_str())), price);
             prop_assert_eq!(Money::parse_from_parameter(&raw).ok(), Money::parse(&raw).ok());
         }
 
@@ -471,25 +527,25 @@ mod tests {
         }
 
         #[test]
-        fn every_amount_sent_as_a_json_number_is_read_exactly(cents in 0..=MAX_CENTS) {
+        fn every_price_sent_as_a_json_number_is_read_exactly(cents in 1..=100_000_000_i64) {
             // The double nearest to cents / 100, as a JavaScript client would send it.
             let number = Value::from(cents as f64 / 100.0);
-            prop_assert_eq!(money_input(number), Some(Money::from_cents(cents)));
+            prop_assert_eq!(price_input(number), Some(Money::from_cents(cents)));
         }
 
         #[test]
         fn a_json_number_with_a_third_fraction_digit_is_refused(
-            whole in 0..=999_999_999_i64,
+            whole in 0..=999_999_i64,
             mills in 0..1000_i64,
         ) {
             prop_assume!(mills % 10 != 0);
             let number = Value::from((whole * 1000 + mills) as f64 / 1000.0);
-            prop_assert_eq!(money_input(number), None);
+            prop_assert_eq!(price_input(number), None);
         }
 
         #[test]
         fn negative_json_numbers_are_refused(n in any::<f64>().prop_filter("negative", |n| *n < 0.0)) {
-            prop_assert_eq!(money_input(Value::from(n)), None);
+            prop_assert_eq!(price_input(Value::from(n)), None);
         }
 
         #[test]

@@ -35,7 +35,7 @@ impl UsersApi {
         client: Data<&ClientAddr>,
         body: Json<SignupRequest>,
     ) -> ApiResult<Created<User>, { CONFLICT | UNPROCESSABLE | TOO_MANY_REQUESTS }> {
-        let user = self.users.signup(body.0.try_into()?, **client).await?;
+        let user = self.users.signup(body.0.into(), **client).await?;
         Ok(Created::Ok(Json(user.into())))
     }
 
@@ -95,7 +95,7 @@ impl UsersApi {
         { UNAUTHORIZED | FORBIDDEN | CONFLICT | UNPROCESSABLE | TOO_MANY_REQUESTS },
     > {
         let caller = auth.0;
-        let patch = body.0.try_into()?;
+        let patch = body.0.into();
         let user = self.users.update(&caller, caller.id(), patch, **client);
         Ok(Json(user.await?.into()))
     }
@@ -156,7 +156,7 @@ impl UsersApi {
         Json<User>,
         { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE | TOO_MANY_REQUESTS },
     > {
-        let patch = body.0.try_into()?;
+        let patch = body.0.into();
         let user = self.users.update(&auth.0, id.0, patch, **client);
         Ok(Json(user.await?.into()))
     }

@@ -1,6 +1,7 @@
 //! User accounts and who is calling, in domain terms.
 
 use chrono::{DateTime, Utc};
+use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::auth::Session;
@@ -61,7 +62,7 @@ pub struct UserPatch {
     pub full_name: Option<FullName>,
     pub password: Option<Password>,
     /// As typed: it is only ever compared with the stored hash.
-    pub current_password: Option<String>,
+    pub current_password: Option<SecretString>,
     pub is_active: Option<bool>,
     pub is_admin: Option<bool>,
 }

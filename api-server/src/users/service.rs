@@ -2,6 +2,7 @@
 //! sessions, and the administrator accounts an operator manages.
 
 use chrono::Utc;
+use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::model::{Caller, FullName, NewUser, Signup, User, UserChanges, UserPatch};
@@ -89,7 +90,7 @@ impl UserService {
     pub async fn login(
         &self,
         email: &str,
-        password: String,
+        password: SecretString,
         client: ClientAddr,
     ) -> Result<(SessionToken, User), AppError> {
         // An address that would not pass as new can still be an account's: it is looked
@@ -166,9 +167,9 @@ impl UserService {
         let own = caller.id() == id;
         if own && (patch.password.is_some() || patch.email.is_some()) {
             let Some(current) = patch.current_password else {
-                return Err(AppError::invalid(
-                    "current_password",
-                    "is required to change your own e-mail or password",
+                return Err(AppError::forbidden(
+                    "current_password_required",
+                    "Changing your own e-mail or password needs current_password.",
                 ));
             };
             self.check_current_password(&target, current, client)
@@ -299,7 +300,7 @@ impl UserService {
     async fn check_current_password(
         &self,
         account: &User,
-        current: String,
+        current: SecretString,
         client: ClientAddr,
     ) -> Result<(), AppError> {
         let admission = self

@@ -6,9 +6,9 @@ use poem_openapi::{Enum, Object};
 use uuid::Uuid;
 
 use super::model::{FullName, Signup, User as Account, UserPatch};
-use crate::domain::{Email, Password};
-use crate::error::{AppError, Violations};
+use crate::domain::Email;
 use crate::http::page::page_of;
+use crate::http::text::{NewPassword, PasswordText};
 use crate::http::types::{Absent, StrictString};
 
 /// A user account. Never carries a password or its hash.
@@ -46,28 +46,18 @@ page_of!(
 /// A new account.
 #[derive(Debug, Object)]
 pub struct SignupRequest {
-    /// Trimmed and lower-cased; must be unique regardless of case.
-    pub email: StrictString,
-    /// 8 to 72 bytes of UTF-8.
-    pub password: StrictString,
-    pub full_name: StrictString,
+    pub email: Email,
+    pub password: NewPassword,
+    pub full_name: FullName,
 }
 
-impl TryFrom<SignupRequest> for Signup {
-    type Error = AppError;
-
-    fn try_from(req: SignupRequest) -> Result<Self, AppError> {
-        let mut v = Violations::new();
-        let email = v.check("email", Email::parse(&req.email.0));
-        let password = v.check("password", Password::parse(req.password.0));
-        let full_name = v.check("full_name", FullName::parse(&req.full_name.0));
-        v.finish(|| {
-            Some(Self {
-                email: email?,
-                password: password?,
-                full_name: full_name?,
-            })
-        })
+impl From<SignupRequest> for Signup {
+    fn from(req: SignupRequest) -> Self {
+        Self {
+            email: req.email,
+            password: req.password.0,
+            full_name: req.full_name,
+        }
     }
 }
 
@@ -75,7 +65,7 @@ impl TryFrom<SignupRequest> for Signup {
 #[derive(Debug, Object)]
 pub struct LoginRequest {
     pub email: StrictString,
-    pub password: StrictString,
+    pub password: PasswordText,
 }
 
 /// The kind of token issued.
@@ -99,40 +89,27 @@ pub struct LoginResponse {
 /// Changes to an account; absent fields stay as they are.
 #[derive(Debug, Object)]
 pub struct UserUpdate {
-    /// A new e-mail. Changing one's own requires `current_password`.
-    pub email: Absent<StrictString>,
-    pub full_name: Absent<StrictString>,
-    /// A new password (8 to 72 bytes). Changing one's own password requires
-    /// `current_password` and ends every other session of the account.
-    pub password: Absent<StrictString>,
-    /// The current password; required when changing one's own e-mail or password.
-    pub current_password: Absent<StrictString>,
+    pub email: Absent<Email>,
+    pub full_name: Absent<FullName>,
+    pub password: Absent<NewPassword>,
+    /// The current password; required (else 403 `current_password_required`) when
+    /// changing one's own `email` or `password`.
+    pub current_password: Absent<PasswordText>,
     /// Administrators only.
     pub is_active: Absent<bool>,
     /// Administrators only.
     pub is_admin: Absent<bool>,
 }
 
-impl TryFrom<UserUpdate> for UserPatch {
-    type Error = AppError;
-
-    fn try_from(req: UserUpdate) -> Result<Self, AppError> {
-        let mut v = Violations::new();
-        let email = req
-            .email
-            .0
-            .and_then(|e| v.check("email", Email::parse(&e.0)));
-        let full_name = (req.full_name.0).and_then(|n| v.check("full_name", FullName::parse(&n.0)));
-        let password = (req.password.0).and_then(|p| v.check("password", Password::parse(p.0)));
-        v.finish(|| {
-            Some(Self {
-                email,
-                full_name,
-                password,
-                current_password: req.current_password.0.map(|p| p.0),
-                is_active: req.is_active.0,
-                is_admin: req.is_admin.0,
-            })
-        })
+impl From<UserUpdate> for UserPatch {
+    fn from(req: UserUpdate) -> Self {
+        Self {
+            email: req.email.0,
+            full_name: req.full_name.0,
+            password: req.password.0.map(|p| p.0),
+            current_password: req.current_password.0.map(|p| p.0),
+            is_active: req.is_active.0,
+            is_admin: req.is_admin.0,
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! Structural comparison of two OpenAPI 3.0 documents: the hand-written contract and the
-//! spec the server serves.
+//! spec the implementation describes.
 //!
 //! Both documents are normalised first, so that only differences a client could observe
 //! remain: `$ref`s into `components/{responses,parameters,requestBodies,headers}` are inlined
@@ -33,9 +33,9 @@ fn listed(list: &str, key: &str) -> bool {
 
 /// Every difference between the two documents, one readable line each, in the form
 /// `JSON pointer: what differs`, sorted so that the order never depends on key order.
-pub fn diff(contract: &Value, served: &Value) -> Vec<String> {
+pub fn diff(contract: &Value, implemented: &Value) -> Vec<String> {
     let mut walk = Walk::default();
-    walk.compare(&normalise(contract), &normalise(served), Kind::Spec);
+    walk.compare(&normalise(contract), &normalise(implemented), Kind::Spec);
     walk.out.sort();
     walk.out
 }
@@ -285,11 +285,11 @@ struct Walk {
 }
 
 impl Walk {
-    fn compare(&mut self, contract: &Value, served: &Value, kind: Kind) {
-        match (contract, served) {
+    fn compare(&mut self, contract: &Value, implemented: &Value, kind: Kind) {
+        match (contract, implemented) {
             (Value::Object(c), Value::Object(s)) => {
-                let served_only = s.keys().filter(|k| !c.contains_key(*k));
-                for key in c.keys().chain(served_only) {
+                let implemented_only = s.keys().filter(|k| !c.contains_key(*k));
+                for key in c.keys().chain(implemented_only) {
                     // A flag that one side leaves out has the value OpenAPI assumes for it.
                     let (cv, sv) = (c.get(key), s.get(key));
                     let flag = kind != Kind::Names && cv.or(sv).is_some_and(Value::is_boolean);
@@ -317,26 +317,27 @@ impl Walk {
                     self.child(&i.to_string(), cv, sv, Kind::Spec);
                 }
             }
-            _ if contract == served => {}
+            _ if contract == implemented => {}
             _ => {
                 let here = pointer(&self.path);
-                self.out
-                    .push(format!("{here}: contract {contract}, served {served}"));
+                self.out.push(format!(
+                    "{here}: contract {contract}, implemented {implemented}"
+                ));
             }
         }
     }
 
-    fn child(&mut self, key: &str, contract: &Value, served: &Value, kind: Kind) {
+    fn child(&mut self, key: &str, contract: &Value, implemented: &Value, kind: Kind) {
         self.path.push(key.to_owned());
-        self.compare(contract, served, kind);
+        self.compare(contract, implemented, kind);
         self.path.pop();
     }
 
     fn one_side(&mut self, what: impl std::fmt::Display, in_contract: bool) {
         let here = pointer(&self.path);
         let side = match in_contract {
-            true => "in contract, not served",
-            false => "in served, not in contract",
+            true => "in contract, not implemented",
+            false => "implemented, not in contract",
         };
         self.out.push(format!("{here}: {what} {side}"));
     }

@@ -139,11 +139,11 @@ async fn create_authors(admin: &Client, plan: &Plan) -> anyhow::Result<Vec<Uuid>
             let author = admin
                 .create_author()
                 .body(types::AuthorCreate {
-                    name: format!("Author {i:04}"),
-                    bio: Some(format!(
+                    name: field(&format!("Author {i:04}"))?,
+                    bio: Some(field(&format!(
                         "Author {i:04} has written {} novels and lives by the sea.",
                         i % 17 + 1
-                    )),
+                    ))?),
                 })
                 .send()
                 .await?
@@ -171,6 +171,17 @@ async fn create_books(admin: &Client, authors: &[Uuid], plan: &Plan) -> anyhow::
         .await
 }
 
+/// `text` as the client's type for a field with rules (`types::Name`, `types::Title`…),
+/// which checks them as the contract states them.
+fn field<T>(text: &str) -> anyhow::Result<T>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    text.parse()
+        .map_err(|err| anyhow::anyhow!("{text:?} breaks the contract's rules: {err}"))
+}
+
 /// The `i`th book: varied titles, prices, dates and a description of a few hundred bytes.
 fn book(i: usize, author_id: Uuid) -> anyhow::Result<types::BookCreate> {
     let title = format!(
@@ -184,13 +195,13 @@ fn book(i: usize, author_id: Uuid) -> anyhow::Result<types::BookCreate> {
     let month = u32::try_from(i % 12 + 1)?;
     let day = u32::try_from(i % 28 + 1)?;
     Ok(types::BookCreate {
-        description: Some(format!(
+        description: Some(field(&format!(
             "{title} follows a cartographer who maps a coast that changes every night. \
              A story of patience, tides and the people who wait for them; \
              edition {}, with notes and an afterword.",
             i % 9 + 1
-        )),
-        title,
+        ))?),
+        title: field(&title)?,
         author_id,
         price: format!("{}.{:02}", cents / 100, cents % 100)
             .parse()
@@ -211,9 +222,9 @@ async fn create_customers(anonymous: &Client, plan: &Plan) -> anyhow::Result<Vec
             anonymous
                 .signup()
                 .body(types::SignupRequest {
-                    email: email.clone(),
-                    password: password.clone(),
-                    full_name: format!("Reader {i:04}"),
+                    email: field(&email)?,
+                    password: field(&password)?,
+                    full_name: field(&format!("Reader {i:04}"))?,
                 })
                 .send()
                 .await?;
