@@ -18,9 +18,9 @@ ENV RUSTUP_TOOLCHAIN=${RUST_VERSION}
 
 WORKDIR /app
 
-# The whole workspace is needed: cargo loads every member (api-server, api-client, tests),
-# api-client's build script reads openapi.yaml, and api-server embeds migrations/ at compile
-# time. .dockerignore keeps target/ and secrets out of the context.
+# The whole workspace is needed: cargo loads every member (api-server, api-client, codegen,
+# tests, bench), and api-server embeds migrations/ at compile time. .dockerignore keeps
+# target/ and secrets out of the context.
 COPY . .
 
 # The registry and target directories are cache mounts, so rebuilds after a code change

@@ -32,6 +32,10 @@ watch:
 db-reset:
     scripts/db-reset.sh
 
+# Regenerates the Rust client (api-client/src/generated.rs and its version) from openapi.yaml.
+codegen:
+    cargo run -p api-client-codegen
+
 # Formatting, Clippy and the OpenAPI linter, as CI runs them.
 lint:
     cargo fmt --all -- --check

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Generates the TypeScript and Python clients from openapi.yaml and packs them.
+# Packs the three clients of openapi.yaml: the Rust crate, and the TypeScript and Python
+# packages, which it generates from the contract first.
 #
 #   scripts/build-clients.sh              # artifacts in target/clients/
 #   scripts/build-clients.sh OUT_DIR      # artifacts in OUT_DIR
 #
-# Writes OUT_DIR/bookstore-api-client-VERSION.tgz (npm pack of clients/typescript) and
-# OUT_DIR/bookstore_api_client-VERSION-py3-none-any.whl (openapi-python-client, then
-# pip wheel), VERSION being the contract's info.version, and prints their paths. Nothing
-# generated is committed: see clients/README.md.
+# Writes OUT_DIR/bookstore-api-client-VERSION.crate (cargo package of api-client, with its
+# verification build), OUT_DIR/bookstore-api-client-VERSION.tgz (npm pack of
+# clients/typescript) and OUT_DIR/bookstore_api_client-VERSION-py3-none-any.whl
+# (openapi-python-client, then pip wheel), VERSION being the contract's info.version, and
+# prints their paths. Each artifact's version must be the contract's, or it fails. The Rust
+# client's generated code is committed (scripts/lint-openapi.sh checks it); the others'
+# is not: see clients/README.md.
 #
-# Needs Node.js 20+ with npm, and python3 with the venv module. npm packages come from
+# Needs cargo, Node.js 20+ with npm, and python3 with the venv module. The crate's
+# verification build compiles into the workspace's target directory (CARGO_TARGET_DIR when
+# set), so a second run only recompiles the crate. npm packages come from
 # clients/typescript/package-lock.json; the Python generator and its build backend from
 # clients/python/requirements.txt, installed into a virtual environment cached under
 # ~/.cache (BOOKSTORE_PYGEN_VENV overrides where). Downloads stay in npm's and pip's caches.
@@ -57,6 +63,29 @@ python_generator_venv() {
         -r "$py_dir/requirements.txt" >&2
     touch "$venv/.installed"
     printf '%s' "$venv"
+}
+
+# Packs the Rust crate with `cargo package`, whose verification build compiles the crate from
+# the package alone, outside the workspace. The version in api-client/Cargo.toml must be the
+# contract's (`cargo run -p api-client-codegen` sets it); --locked also refuses a Cargo.lock
+# that does not record it. --allow-dirty lets it run on uncommitted changes, as the other two
+# do; `cargo publish` itself refuses them.
+build_rust() {
+    local crate_version target_dir crate
+    crate_version=$(cargo metadata --format-version 1 --no-deps | python3 -c '
+import json, sys
+print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "bookstore-api-client"))')
+    [[ $crate_version == "$version" ]] ||
+        die "api-client/Cargo.toml has version $crate_version, the contract $version: run \`cargo run -p api-client-codegen\` and commit the result"
+    target_dir=$(cargo metadata --format-version 1 --no-deps |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+    log "Rust client: cargo package -p bookstore-api-client (with its verification build)"
+    rm -f -- "$out_dir"/bookstore-api-client-*.crate
+    cargo package --quiet --locked --allow-dirty -p bookstore-api-client >&2
+    crate=$target_dir/package/bookstore-api-client-$version.crate
+    [[ -f $crate ]] || die "cargo package wrote no $crate"
+    cp "$crate" "$out_dir/"
+    printf '%s\n' "$out_dir/$(basename "$crate")"
 }
 
 # Builds the npm tarball in clients/typescript: `npm ci`, then `npm pack`, whose prepack
@@ -110,10 +139,12 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     die "Node.js 20+ and npm are required"
 fi
 command -v python3 >/dev/null 2>&1 || die "python3 is required"
+command -v cargo >/dev/null 2>&1 || die "cargo is required"
 
 version=$(node "$ts_dir/scripts/contract-version.mjs")
 log "contract version $version; artifacts go to $out_dir"
 work_dir=$(mktemp -d "${TMPDIR:-/tmp}/bookstore-clients.XXXXXX")
 
+build_rust
 build_typescript
 build_python

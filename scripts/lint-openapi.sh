@@ -16,6 +16,11 @@
 # (0.1.0 -> 0.2.0). For openapi.yaml it also requires a section for info.version in
 # CHANGELOG.md. clients/README.md explains how to read its report and cut a release.
 #
+# For openapi.yaml it last checks the Rust client, whose generated code is committed:
+# `cargo run -p api-client-codegen -- --check` fails, showing the difference and naming the
+# command that fixes it, when api-client/src/generated.rs is not what the contract generates
+# or api-client/Cargo.toml's version is not info.version.
+#
 # Needs Node.js (20.19+ on the 20 line, or 22.12+) and npm. npx fetches the pinned Redocly CLI
 # into npm's cache on first use; the gate's tools (Optic, a YAML parser) are installed from
 # scripts/contract-gate/package-lock.json into a directory cached under ~/.cache
@@ -106,4 +111,11 @@ tools=$(install_gate_tools)
 spec=$(cd "$(dirname "$spec")" && pwd)/$(basename "$spec")
 (cd "$repo_root" && CONTRACT_GATE_MODULES=$tools node "$gate_dir/gate.mjs" check \
     --spec "$spec" --released "$released_dir" "${changelog[@]}") || status=1
+
+# Like the changelog rule, only for the repository's own contract.
+if [[ $# -eq 0 ]]; then
+    command -v cargo >/dev/null 2>&1 || die "cargo is required to check the Rust client"
+    log "the Rust client against the contract: cargo run -p api-client-codegen -- --check"
+    (cd "$repo_root" && cargo run --quiet -p api-client-codegen -- --check) || status=1
+fi
 exit "$status"

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Builds the TypeScript and Python clients from openapi.yaml, installs each packed artifact
-# into a clean project of its own and runs its smoke test against a real server.
+# Packs the Rust, TypeScript and Python clients of openapi.yaml, installs each packed
+# artifact into a clean project of its own and runs its smoke test against a real server.
 #
 #   scripts/test-clients.sh
 #   BOOKSTORE_SERVER_BIN=path/to/api-server scripts/test-clients.sh   # skip the cargo build
 #
 # It builds the server (cargo build -p api-server, debug) and starts it on a free port on
 # 127.0.0.1 with a throwaway SQLite file and in-process sessions in a temporary directory,
-# with an administrator; runs scripts/build-clients.sh into that directory; installs the npm
-# tarball into a fresh npm project (a copy of clients/typescript/smoke) and the wheel into a
-# fresh virtual environment; then runs clients/typescript/smoke/smoke.test.ts (type-checked
-# against the package's declarations, run by node --test) and clients/python/smoke_test.py.
-# The server is stopped and the directory removed on exit; any failure fails the script and
-# prints the end of the server's log.
+# with an administrator; runs scripts/build-clients.sh into that directory (cargo package of
+# the crate, with its verification build; npm pack; the wheel); installs the npm tarball
+# into a fresh npm project (a copy of clients/typescript/smoke) and the wheel into a fresh
+# virtual environment, and unpacks the crate outside the workspace; then runs
+# clients/typescript/smoke/smoke.test.ts (type-checked against the package's declarations,
+# run by node --test), clients/python/smoke_test.py, and the crate's own quickstart example
+# built from the package's Cargo.lock. The server is stopped and the directory removed on
+# exit; any failure fails the script and prints the end of the server's log.
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -132,6 +134,22 @@ test_python() {
         BOOKSTORE_ADMIN_PASSWORD=$admin_password "$venv/bin/python" -I smoke_test.py)
 }
 
+# Unpacks the crate into a directory of its own, outside any workspace, and runs the example
+# it ships, examples/quickstart.rs (sign up, log in, list books, order one, log out), built
+# from the package alone with the versions of its Cargo.lock. Cargo's target directory is
+# the workspace's, so the dependencies the verification build compiled are reused.
+test_rust() {
+    local crate=$1 project target_dir
+    project=$work_dir/$(basename "$crate" .crate)
+    log "Rust: unpacking $(basename "$crate") and running its quickstart example"
+    tar -xzf "$crate" -C "$work_dir"
+    [[ -f $project/Cargo.toml ]] || die "$(basename "$crate") holds no $(basename "$project")/Cargo.toml"
+    target_dir=$(cargo metadata --format-version 1 --no-deps |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+    (cd "$project" && CARGO_TARGET_DIR=$target_dir cargo run --quiet --locked \
+        --example quickstart -- "$base_url")
+}
+
 command -v curl >/dev/null 2>&1 || die "curl is required"
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     die "Node.js 20+ and npm are required"
@@ -148,9 +166,10 @@ version=$(node "$repo_root/clients/typescript/scripts/contract-version.mjs")
 start_server "$(server_binary)"
 
 bash "$repo_root/scripts/build-clients.sh" "$work_dir/artifacts"
+crate=$work_dir/artifacts/bookstore-api-client-$version.crate
 tarball=$work_dir/artifacts/bookstore-api-client-$version.tgz
 wheel=$(find "$work_dir/artifacts" -maxdepth 1 -name 'bookstore_api_client-*.whl' -print -quit)
-[[ -f $tarball && -n $wheel ]] || die "build-clients.sh did not produce both artifacts"
+[[ -f $crate && -f $tarball && -n $wheel ]] || die "build-clients.sh did not produce the three artifacts"
 
 # Each test runs in a subshell with errexit of its own, so that the Python test still runs
 # when the TypeScript one failed (errexit would be off inside a function called as `f || x`).
@@ -159,9 +178,12 @@ set +e
 ts_status=$?
 (set -e && test_python "$wheel")
 py_status=$?
+(set -e && test_rust "$crate")
+rs_status=$?
 set -e
 kill -0 "$server_pid" 2>/dev/null || die "the server exited during the smoke tests"
 [[ $ts_status -eq 0 ]] || log "the TypeScript client's smoke test failed"
 [[ $py_status -eq 0 ]] || log "the Python client's smoke test failed"
-[[ $ts_status -eq 0 && $py_status -eq 0 ]] || die "a client smoke test failed"
-log "both clients passed their smoke tests against the server (contract $version, $((SECONDS - started)) s)"
+[[ $rs_status -eq 0 ]] || log "the Rust client's smoke test failed"
+[[ $ts_status -eq 0 && $py_status -eq 0 && $rs_status -eq 0 ]] || die "a client smoke test failed"
+log "the three clients passed their smoke tests against the server (contract $version, $((SECONDS - started)) s)"

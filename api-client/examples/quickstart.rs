@@ -4,10 +4,10 @@
 //! books), then:
 //!
 //! ```sh
-//! cargo run -p api-client --example quickstart -- http://localhost:8080
+//! cargo run -p bookstore-api-client --example quickstart -- http://localhost:8080
 //! ```
 
-use api_client::{Client, Error, types};
+use bookstore_api_client::{Client, Error, types};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,6 +15,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .nth(1)
         .unwrap_or_else(|| "http://localhost:8080".to_owned());
     let client = Client::new(&base_url);
+    println!(
+        "bookstore-api-client for contract {}",
+        bookstore_api_client::CONTRACT_VERSION
+    );
 
     let email = format!("reader-{}@example.com", std::process::id());
     let password = "correct horse battery".to_owned();
@@ -44,7 +48,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?
         .into_inner();
     println!("logged in; the token expires in {} s", session.expires_in);
-    let me = api_client::authenticated(&base_url, &session.access_token)?;
+    let me = bookstore_api_client::authenticated(&base_url, &session.access_token)?;
 
     let books = client.list_books().limit(5).send().await?.into_inner();
     println!(
