@@ -106,9 +106,15 @@ pub mod types {
         pub items: ::std::vec::Vec<Author>,
         ///The page size that was applied.
         pub limit: i64,
-        ///How many items were skipped.
+        /**The `cursor` of the page after this one; absent when this page is the last. Send
+it with the same filters to get that page; a page fetched by `offset` has one too,
+so a client may go on by cursor.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<Cursor>,
+        ///How many items were skipped (after `cursor`, when one was given).
         pub offset: i64,
-        ///How many items the whole collection (with the same filters) holds.
+        /**How many items the whole collection (with the same filters) holds, on every page,
+whether it was fetched by offset or by cursor.*/
         pub total: i64,
     }
     impl AuthorPage {
@@ -292,9 +298,15 @@ pub mod types {
         pub items: ::std::vec::Vec<Book>,
         ///The page size that was applied.
         pub limit: i64,
-        ///How many items were skipped.
+        /**The `cursor` of the page after this one; absent when this page is the last. Send
+it with the same filters to get that page; a page fetched by `offset` has one too,
+so a client may go on by cursor.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<Cursor>,
+        ///How many items were skipped (after `cursor`, when one was given).
         pub offset: i64,
-        ///How many items the whole collection (with the same filters) holds.
+        /**How many items the whole collection (with the same filters) holds, on every page,
+whether it was fetched by offset or by cursor.*/
         pub total: i64,
     }
     impl BookPage {
@@ -371,6 +383,68 @@ pub mod types {
         }
     }
     impl<'de> ::serde::Deserialize<'de> for BookUpdateDescription {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    /**A position in a list, as a page's `next_cursor` gives it: opaque, 32 characters of the
+URL-safe base64 alphabet. It does not expire, and stays valid when the item it was
+taken after is deleted. Every string of this form is a position: one that no page gave
+lists what follows the position it happens to encode, never an error.*/
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct Cursor(::std::string::String);
+    impl ::std::ops::Deref for Cursor {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<Cursor> for ::std::string::String {
+        fn from(value: Cursor) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for Cursor {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 32usize {
+                return Err("longer than 32 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[A-Za-z0-9_-]{32}$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[A-Za-z0-9_-]{32}$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for Cursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for Cursor {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for Cursor {
         fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
         where
             D: ::serde::Deserializer<'de>,
@@ -910,9 +984,15 @@ full: one longer than the 72 bytes bcrypt reads is hashed with SHA-256 first.*/
         pub items: ::std::vec::Vec<Order>,
         ///The page size that was applied.
         pub limit: i64,
-        ///How many items were skipped.
+        /**The `cursor` of the page after this one; absent when this page is the last. Send
+it with the same filters to get that page; a page fetched by `offset` has one too,
+so a client may go on by cursor.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<Cursor>,
+        ///How many items were skipped (after `cursor`, when one was given).
         pub offset: i64,
-        ///How many items the whole collection (with the same filters) holds.
+        /**How many items the whole collection (with the same filters) holds, on every page,
+whether it was fetched by offset or by cursor.*/
         pub total: i64,
     }
     impl OrderPage {
@@ -1258,9 +1338,15 @@ full: one longer than the 72 bytes bcrypt reads is hashed with SHA-256 first.*/
         pub items: ::std::vec::Vec<User>,
         ///The page size that was applied.
         pub limit: i64,
-        ///How many items were skipped.
+        /**The `cursor` of the page after this one; absent when this page is the last. Send
+it with the same filters to get that page; a page fetched by `offset` has one too,
+so a client may go on by cursor.*/
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub next_cursor: ::std::option::Option<Cursor>,
+        ///How many items were skipped (after `cursor`, when one was given).
         pub offset: i64,
-        ///How many items the whole collection (with the same filters) holds.
+        /**How many items the whole collection (with the same filters) holds, on every page,
+whether it was fetched by offset or by cursor.*/
         pub total: i64,
     }
     impl UserPage {
@@ -1478,6 +1564,10 @@ changing one's own `email` or `password`.*/
                 ::std::string::String,
             >,
             limit: ::std::result::Result<i64, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<super::Cursor>,
+                ::std::string::String,
+            >,
             offset: ::std::result::Result<i64, ::std::string::String>,
             total: ::std::result::Result<i64, ::std::string::String>,
         }
@@ -1486,6 +1576,7 @@ changing one's own `email` or `password`.*/
                 Self {
                     items: Err("no value supplied for items".to_string()),
                     limit: Err("no value supplied for limit".to_string()),
+                    next_cursor: Ok(Default::default()),
                     offset: Err("no value supplied for offset".to_string()),
                     total: Err("no value supplied for total".to_string()),
                 }
@@ -1513,6 +1604,18 @@ changing one's own `email` or `password`.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for limit: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Cursor>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
                     });
                 self
             }
@@ -1549,6 +1652,7 @@ changing one's own `email` or `password`.*/
                 Ok(Self {
                     items: value.items?,
                     limit: value.limit?,
+                    next_cursor: value.next_cursor?,
                     offset: value.offset?,
                     total: value.total?,
                 })
@@ -1559,6 +1663,7 @@ changing one's own `email` or `password`.*/
                 Self {
                     items: Ok(value.items),
                     limit: Ok(value.limit),
+                    next_cursor: Ok(value.next_cursor),
                     offset: Ok(value.offset),
                     total: Ok(value.total),
                 }
@@ -1919,6 +2024,10 @@ changing one's own `email` or `password`.*/
                 ::std::string::String,
             >,
             limit: ::std::result::Result<i64, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<super::Cursor>,
+                ::std::string::String,
+            >,
             offset: ::std::result::Result<i64, ::std::string::String>,
             total: ::std::result::Result<i64, ::std::string::String>,
         }
@@ -1927,6 +2036,7 @@ changing one's own `email` or `password`.*/
                 Self {
                     items: Err("no value supplied for items".to_string()),
                     limit: Err("no value supplied for limit".to_string()),
+                    next_cursor: Ok(Default::default()),
                     offset: Err("no value supplied for offset".to_string()),
                     total: Err("no value supplied for total".to_string()),
                 }
@@ -1954,6 +2064,18 @@ changing one's own `email` or `password`.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for limit: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Cursor>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
                     });
                 self
             }
@@ -1990,6 +2112,7 @@ changing one's own `email` or `password`.*/
                 Ok(Self {
                     items: value.items?,
                     limit: value.limit?,
+                    next_cursor: value.next_cursor?,
                     offset: value.offset?,
                     total: value.total?,
                 })
@@ -2000,6 +2123,7 @@ changing one's own `email` or `password`.*/
                 Self {
                     items: Ok(value.items),
                     limit: Ok(value.limit),
+                    next_cursor: Ok(value.next_cursor),
                     offset: Ok(value.offset),
                     total: Ok(value.total),
                 }
@@ -2683,6 +2807,10 @@ changing one's own `email` or `password`.*/
                 ::std::string::String,
             >,
             limit: ::std::result::Result<i64, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<super::Cursor>,
+                ::std::string::String,
+            >,
             offset: ::std::result::Result<i64, ::std::string::String>,
             total: ::std::result::Result<i64, ::std::string::String>,
         }
@@ -2691,6 +2819,7 @@ changing one's own `email` or `password`.*/
                 Self {
                     items: Err("no value supplied for items".to_string()),
                     limit: Err("no value supplied for limit".to_string()),
+                    next_cursor: Ok(Default::default()),
                     offset: Err("no value supplied for offset".to_string()),
                     total: Err("no value supplied for total".to_string()),
                 }
@@ -2718,6 +2847,18 @@ changing one's own `email` or `password`.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for limit: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Cursor>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
                     });
                 self
             }
@@ -2754,6 +2895,7 @@ changing one's own `email` or `password`.*/
                 Ok(Self {
                     items: value.items?,
                     limit: value.limit?,
+                    next_cursor: value.next_cursor?,
                     offset: value.offset?,
                     total: value.total?,
                 })
@@ -2764,6 +2906,7 @@ changing one's own `email` or `password`.*/
                 Self {
                     items: Ok(value.items),
                     limit: Ok(value.limit),
+                    next_cursor: Ok(value.next_cursor),
                     offset: Ok(value.offset),
                     total: Ok(value.total),
                 }
@@ -3322,6 +3465,10 @@ changing one's own `email` or `password`.*/
                 ::std::string::String,
             >,
             limit: ::std::result::Result<i64, ::std::string::String>,
+            next_cursor: ::std::result::Result<
+                ::std::option::Option<super::Cursor>,
+                ::std::string::String,
+            >,
             offset: ::std::result::Result<i64, ::std::string::String>,
             total: ::std::result::Result<i64, ::std::string::String>,
         }
@@ -3330,6 +3477,7 @@ changing one's own `email` or `password`.*/
                 Self {
                     items: Err("no value supplied for items".to_string()),
                     limit: Err("no value supplied for limit".to_string()),
+                    next_cursor: Ok(Default::default()),
                     offset: Err("no value supplied for offset".to_string()),
                     total: Err("no value supplied for total".to_string()),
                 }
@@ -3357,6 +3505,18 @@ changing one's own `email` or `password`.*/
                     .try_into()
                     .map_err(|e| {
                         format!("error converting supplied value for limit: {e}")
+                    });
+                self
+            }
+            pub fn next_cursor<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<super::Cursor>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.next_cursor = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for next_cursor: {e}")
                     });
                 self
             }
@@ -3393,6 +3553,7 @@ changing one's own `email` or `password`.*/
                 Ok(Self {
                     items: value.items?,
                     limit: value.limit?,
+                    next_cursor: value.next_cursor?,
                     offset: value.offset?,
                     total: value.total?,
                 })
@@ -3403,6 +3564,7 @@ changing one's own `email` or `password`.*/
                 Self {
                     items: Ok(value.items),
                     limit: Ok(value.limit),
+                    next_cursor: Ok(value.next_cursor),
                     offset: Ok(value.offset),
                     total: Ok(value.total),
                 }
@@ -3634,8 +3796,12 @@ Ids are UUIDs (time-ordered, v7). Timestamps are RFC 3339 in UTC; `published_at`
 date (`YYYY-MM-DD`). Money is exact: a decimal string with two fraction digits
 (`"19.99"`); a price in a request body may also be a JSON number with at most two
 fraction digits (`PriceInput`), read exactly, never rounded. Collections are paged with
-`limit` (default 20, at most 100) and `offset` and listed oldest first; the envelope
-gives `items`, `total`, `limit` and `offset`.
+`limit` (default 20, at most 100) and `offset` or `cursor`, and listed oldest first (by
+`created_at`, then `id`); the envelope gives `items`, `total`, `limit`, `offset` and
+`next_cursor`. A page fetched by `cursor` (the `next_cursor` of the page before) costs the
+same however deep in the list it is, and a walk by cursor never repeats an item nor skips
+one that existed when it began, while items are added or deleted; the cost of a page
+fetched by `offset` grows with the offset.
 
 ## Request ids and browsers
 Every answer, errors included, has an `x-request-id` header: the `x-request-id` the
@@ -3845,10 +4011,16 @@ let response = client.update_me()
 Sends a `GET` request to `/api/v1/users`
 
 Arguments:
+- `cursor`: Start after this position: the `next_cursor` of the page before. The page holds the
+items that follow it in the list's order that match this request's filters (send the
+same filters as for the page before), after skipping `offset` of them if it is given.
+Without a cursor the page starts at the beginning of the list.
 - `limit`: Items per page (1 to 100).
-- `offset`: Items to skip.
+- `offset`: Items to skip: from the beginning of the list, or, with `cursor`, from that position.
+A page's cost grows with its offset; use `cursor` to walk a long list.
 ```ignore
 let response = client.list_users()
+    .cursor(cursor)
     .limit(limit)
     .offset(offset)
     .send()
@@ -3917,10 +4089,16 @@ let response = client.update_user()
 Sends a `GET` request to `/api/v1/authors`
 
 Arguments:
+- `cursor`: Start after this position: the `next_cursor` of the page before. The page holds the
+items that follow it in the list's order that match this request's filters (send the
+same filters as for the page before), after skipping `offset` of them if it is given.
+Without a cursor the page starts at the beginning of the list.
 - `limit`: Items per page (1 to 100).
-- `offset`: Items to skip.
+- `offset`: Items to skip: from the beginning of the list, or, with `cursor`, from that position.
+A page's cost grows with its offset; use `cursor` to walk a long list.
 ```ignore
 let response = client.list_authors()
+    .cursor(cursor)
     .limit(limit)
     .offset(offset)
     .send()
@@ -3995,14 +4173,20 @@ Sends a `GET` request to `/api/v1/books`
 
 Arguments:
 - `author_id`: Only books by this author.
+- `cursor`: Start after this position: the `next_cursor` of the page before. The page holds the
+items that follow it in the list's order that match this request's filters (send the
+same filters as for the page before), after skipping `offset` of them if it is given.
+Without a cursor the page starts at the beginning of the list.
 - `limit`: Items per page (1 to 100).
 - `max_price`: Only books costing at most this much (none when below `min_price`).
 - `min_price`: Only books costing at least this much.
-- `offset`: Items to skip.
+- `offset`: Items to skip: from the beginning of the list, or, with `cursor`, from that position.
+A page's cost grows with its offset; use `cursor` to walk a long list.
 - `q`: Only books whose title contains this text, ignoring case; empty matches every title.
 ```ignore
 let response = client.list_books()
     .author_id(author_id)
+    .cursor(cursor)
     .limit(limit)
     .max_price(max_price)
     .min_price(min_price)
@@ -4087,11 +4271,17 @@ let response = client.update_book()
 Sends a `GET` request to `/api/v1/orders`
 
 Arguments:
+- `cursor`: Start after this position: the `next_cursor` of the page before. The page holds the
+items that follow it in the list's order that match this request's filters (send the
+same filters as for the page before), after skipping `offset` of them if it is given.
+Without a cursor the page starts at the beginning of the list.
 - `limit`: Items per page (1 to 100).
-- `offset`: Items to skip.
+- `offset`: Items to skip: from the beginning of the list, or, with `cursor`, from that position.
+A page's cost grows with its offset; use `cursor` to walk a long list.
 - `status`: Only orders in this status.
 ```ignore
 let response = client.list_orders()
+    .cursor(cursor)
     .limit(limit)
     .offset(offset)
     .status(status)
@@ -4938,6 +5128,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ListUsers<'a> {
         client: &'a super::Client,
+        cursor: Result<Option<types::Cursor>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         offset: Result<Option<i64>, String>,
     }
@@ -4945,9 +5136,20 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                cursor: Ok(None),
                 limit: Ok(None),
                 offset: Ok(None),
             }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Cursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Cursor` for cursor failed".to_string());
+            self
         }
         pub fn limit<V>(mut self, value: V) -> Self
         where
@@ -4976,7 +5178,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::UserPage>, Error<types::Problem>> {
-            let Self { client, limit, offset } = self;
+            let Self { client, cursor, limit, offset } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let offset = offset.map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/users", client.baseurl,);
@@ -4996,6 +5199,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .query(&progenitor_client::QueryParam::new("offset", &offset))
                 .headers(header_map)
@@ -5453,6 +5657,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ListAuthors<'a> {
         client: &'a super::Client,
+        cursor: Result<Option<types::Cursor>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         offset: Result<Option<i64>, String>,
     }
@@ -5460,9 +5665,20 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                cursor: Ok(None),
                 limit: Ok(None),
                 offset: Ok(None),
             }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Cursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Cursor` for cursor failed".to_string());
+            self
         }
         pub fn limit<V>(mut self, value: V) -> Self
         where
@@ -5491,7 +5707,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::AuthorPage>, Error<types::Problem>> {
-            let Self { client, limit, offset } = self;
+            let Self { client, cursor, limit, offset } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let offset = offset.map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/authors", client.baseurl,);
@@ -5511,6 +5728,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .query(&progenitor_client::QueryParam::new("offset", &offset))
                 .headers(header_map)
@@ -6051,6 +6269,7 @@ pub mod builder {
     pub struct ListBooks<'a> {
         client: &'a super::Client,
         author_id: Result<Option<::uuid::Uuid>, String>,
+        cursor: Result<Option<types::Cursor>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         max_price: Result<Option<types::Money>, String>,
         min_price: Result<Option<types::Money>, String>,
@@ -6062,6 +6281,7 @@ pub mod builder {
             Self {
                 client: client,
                 author_id: Ok(None),
+                cursor: Ok(None),
                 limit: Ok(None),
                 max_price: Ok(None),
                 min_price: Ok(None),
@@ -6079,6 +6299,16 @@ pub mod builder {
                 .map_err(|_| {
                     "conversion to `:: uuid :: Uuid` for author_id failed".to_string()
                 });
+            self
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Cursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Cursor` for cursor failed".to_string());
             self
         }
         pub fn limit<V>(mut self, value: V) -> Self
@@ -6138,8 +6368,18 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::BookPage>, Error<types::Problem>> {
-            let Self { client, author_id, limit, max_price, min_price, offset, q } = self;
+            let Self {
+                client,
+                author_id,
+                cursor,
+                limit,
+                max_price,
+                min_price,
+                offset,
+                q,
+            } = self;
             let author_id = author_id.map_err(Error::InvalidRequest)?;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let max_price = max_price.map_err(Error::InvalidRequest)?;
             let min_price = min_price.map_err(Error::InvalidRequest)?;
@@ -6163,6 +6403,7 @@ pub mod builder {
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
                 .query(&progenitor_client::QueryParam::new("author_id", &author_id))
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .query(&progenitor_client::QueryParam::new("max_price", &max_price))
                 .query(&progenitor_client::QueryParam::new("min_price", &min_price))
@@ -6701,6 +6942,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ListOrders<'a> {
         client: &'a super::Client,
+        cursor: Result<Option<types::Cursor>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         offset: Result<Option<i64>, String>,
         status: Result<Option<types::OrderStatus>, String>,
@@ -6709,10 +6951,21 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                cursor: Ok(None),
                 limit: Ok(None),
                 offset: Ok(None),
                 status: Ok(None),
             }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::Cursor>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| "conversion to `Cursor` for cursor failed".to_string());
+            self
         }
         pub fn limit<V>(mut self, value: V) -> Self
         where
@@ -6753,7 +7006,8 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::OrderPage>, Error<types::Problem>> {
-            let Self { client, limit, offset, status } = self;
+            let Self { client, cursor, limit, offset, status } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let offset = offset.map_err(Error::InvalidRequest)?;
             let status = status.map_err(Error::InvalidRequest)?;
@@ -6774,6 +7028,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
                 .query(&progenitor_client::QueryParam::new("limit", &limit))
                 .query(&progenitor_client::QueryParam::new("offset", &offset))
                 .query(&progenitor_client::QueryParam::new("status", &status))

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::service::AuthorService;
 use super::wire::{Author, AuthorCreate, AuthorPage, AuthorUpdate};
-use crate::http::page::{Limit, Offset, page_request};
+use crate::http::page::{Cursor, Limit, Offset, page_request};
 use crate::http::problem::{CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, UNPROCESSABLE};
 use crate::http::{ApiResult, ApiTags, Created, NoContent, freshness};
 use crate::users::BearerAuth;
@@ -38,11 +38,13 @@ impl AuthorsApi {
         /// Items per page.
         #[oai(default)]
         limit: Query<Limit>,
-        /// Items to skip.
+        /// Items to skip: from the beginning, or from `cursor`.
         #[oai(default)]
         offset: Query<Offset>,
+        /// Start after this position: the `next_cursor` of the page before.
+        cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<AuthorPage>, { UNPROCESSABLE }> {
-        let page = page_request(limit.0, offset.0);
+        let page = page_request(limit.0, offset.0, cursor.0);
         let page = self.authors.list(page, freshness(headers)).await?;
         Ok(Json(page.into()))
     }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::service::BookService;
 use super::wire::{Book, BookCreate, BookPage, BookUpdate, book_filter};
 use crate::domain::Money;
-use crate::http::page::{Limit, Offset, page_request};
+use crate::http::page::{Cursor, Limit, Offset, page_request};
 use crate::http::problem::{CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, UNPROCESSABLE};
 use crate::http::text::Search;
 use crate::http::{ApiResult, ApiTags, Created, NoContent, freshness};
@@ -49,14 +49,20 @@ impl BooksApi {
         /// Items per page.
         #[oai(default)]
         limit: Query<Limit>,
-        /// Items to skip.
+        /// Items to skip: from the beginning, or from `cursor`.
         #[oai(default)]
         offset: Query<Offset>,
+        /// Start after this position: the `next_cursor` of the page before.
+        cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<BookPage>, { UNPROCESSABLE }> {
         let filter = book_filter(author_id.0, q.0, min_price.0, max_price.0);
         let page = self
             .books
-            .list(filter, page_request(limit.0, offset.0), freshness(headers))
+            .list(
+                filter,
+                page_request(limit.0, offset.0, cursor.0),
+                freshness(headers),
+            )
             .await?;
         Ok(Json(page.into()))
     }

@@ -14,7 +14,7 @@ pub mod text;
 pub use email::Email;
 pub use money::{Money, Price};
 pub use order_status::OrderStatus;
-pub use page::{Page, PageRequest};
+pub use page::{Page, PageRequest, Position};
 pub use password::Password;
 pub use quantity::Quantity;
 pub use text::{SearchText, Text};

@@ -4,6 +4,7 @@
 
 pub mod contract;
 pub mod cors;
+pub mod cursor;
 pub mod edge;
 pub mod explain;
 pub mod limits;

@@ -1,8 +1,8 @@
-//! Pagination: the `limit` and `offset` query parameters and the page envelope.
+//! Pagination: the `limit`, `offset` and `cursor` query parameters and the page envelope.
 //!
-//! [`Limit`] and [`Offset`] are parameter types that state their range in the spec and
-//! check it while the request is parsed, so that a handler only ever sees a valid
-//! [`PageRequest`].
+//! [`Limit`], [`Offset`] and [`Cursor`] are parameter types that state their rules in the
+//! spec and check them while the request is parsed, so that a handler only ever sees a
+//! valid [`PageRequest`].
 
 use std::borrow::Cow;
 
@@ -10,6 +10,7 @@ use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::types::{ParseError, ParseFromParameter, ParseResult, ToJSON, Type};
 use serde_json::Value;
 
+pub use super::cursor::Cursor;
 use super::types::scalar_type;
 use crate::domain::PageRequest;
 
@@ -32,11 +33,13 @@ impl Default for Limit {
     }
 }
 
-/// The page a request asks for.
-pub fn page_request(limit: Limit, offset: Offset) -> PageRequest {
+/// The page a request asks for: `limit` items after skipping `offset` of them, counted from
+/// `cursor`'s position, or from the beginning without one.
+pub fn page_request(limit: Limit, offset: Offset, cursor: Option<Cursor>) -> PageRequest {
     PageRequest {
         limit: limit.0,
         offset: offset.0,
+        after: cursor.map(|cursor| cursor.0),
     }
 }
 
@@ -91,7 +94,7 @@ fn parse_bounded(value: &str, min: u64, max: Option<u64>) -> Result<u64, String>
 bounded_integer!(Limit, 1, Some(Limit::MAX));
 bounded_integer!(Offset, 0, None);
 
-/// Declares a page envelope `$name { items: [$item], total, limit, offset }`.
+/// Declares a page envelope `$name { items: [$item], total, limit, offset, next_cursor }`.
 macro_rules! page_of {
     ($(#[$doc:meta])* $name:ident, $item:ty) => {
         $(#[$doc])*
@@ -103,8 +106,12 @@ macro_rules! page_of {
             pub total: i64,
             /// The page size that was applied.
             pub limit: i64,
-            /// How many items were skipped.
+            /// How many items were skipped (after `cursor`, when one was given).
             pub offset: i64,
+            /// The `cursor` of the page after this one; absent when this page is the
+            /// last.
+            #[oai(skip_serializing_if_is_none)]
+            pub next_cursor: Option<$crate::http::cursor::Cursor>,
         }
 
         impl<T: Into<$item>> From<$crate::domain::Page<T>> for $name {
@@ -114,6 +121,7 @@ macro_rules! page_of {
                     total: count(page.total),
                     limit: count(page.limit),
                     offset: count(page.offset),
+                    next_cursor: page.next.map($crate::http::cursor::Cursor),
                     items: page.items.into_iter().map(Into::into).collect(),
                 }
             }
@@ -124,30 +132,43 @@ pub(crate) use page_of;
 
 #[cfg(test)]
 mod tests {
+    use chrono::DateTime;
     use poem_openapi::types::ParseFromParameter;
     use proptest::prelude::*;
+    use uuid::Uuid;
 
-    use super::{Limit, Offset, page_request};
+    use super::{Cursor, Limit, Offset, page_request};
+    use crate::domain::Position;
 
     proptest! {
+        #[test]
+        fn a_cursor_is_a_page_request_after_its_position(nanos in any::<i64>(), id in any::<u128>()) {
+            let position = Position {
+                created_at: DateTime::from_timestamp_nanos(nanos),
+                id: Uuid::from_u128(id),
+            };
+            let page = page_request(Limit::default(), Offset::default(), Some(Cursor(position)));
+            prop_assert_eq!(page.after, Some(position));
+        }
+
         #[test]
         fn a_limit_is_accepted_exactly_from_one_to_the_maximum(raw in any::<i64>()) {
             let parsed = Limit::parse_from_parameter(&raw.to_string()).ok();
             let valid = (1..=Limit::MAX as i64).contains(&raw);
-            prop_assert_eq!(parsed.map(|l| page_request(l, Offset::default()).limit), valid.then_some(raw as u64));
+            prop_assert_eq!(parsed.map(|l| page_request(l, Offset::default(), None).limit), valid.then_some(raw as u64));
         }
 
         #[test]
         fn any_offset_from_zero_is_accepted(raw in any::<i64>()) {
             let parsed = Offset::parse_from_parameter(&raw.to_string()).ok();
-            prop_assert_eq!(parsed.map(|o| page_request(Limit::default(), o).offset), u64::try_from(raw).ok());
+            prop_assert_eq!(parsed.map(|o| page_request(Limit::default(), o, None).offset), u64::try_from(raw).ok());
         }
 
         #[test]
         fn paging_parameters_are_read_as_plain_integers(raw in "[-+0-9a-z.]{0,24}|.{0,8}") {
             let parsed = Offset::parse_from_parameter(&raw).ok();
             let expected = raw.parse::<i64>().ok().and_then(|n| u64::try_from(n).ok());
-            prop_assert_eq!(parsed.map(|o| page_request(Limit::default(), o).offset), expected);
+            prop_assert_eq!(parsed.map(|o| page_request(Limit::default(), o, None).offset), expected);
         }
     }
 

@@ -26,13 +26,17 @@ pub const MONEY: &str = r"^0*[0-9]{1,12}(\.[0-9]{1,2})?$";
 pub const PRICE: &str =
     r"^0*([1-9][0-9]{0,5}(\.[0-9]{1,2})?|0\.(0[1-9]|[1-9][0-9]?)|1000000(\.0{1,2})?)$";
 
+/// A cursor (`Cursor`): 24 bytes in URL-safe base64 without padding.
+pub const CURSOR: &str = r"^[A-Za-z0-9_-]{32}$";
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
     use regex::Regex;
 
-    use super::{DATE, EMAIL, MONEY, NO_NUL, NOT_BLANK, PRICE};
+    use super::{CURSOR, DATE, EMAIL, MONEY, NO_NUL, NOT_BLANK, PRICE};
     use crate::domain::{Email, Money, Price, Text};
+    use crate::http::cursor::Cursor;
     use crate::http::types::Date;
 
     fn matches(pattern: &str, text: &str) -> bool {
@@ -91,7 +95,7 @@ mod tests {
 
     #[test]
     fn every_pattern_compiles() {
-        for pattern in [NOT_BLANK, NO_NUL, EMAIL, DATE, MONEY, PRICE] {
+        for pattern in [NOT_BLANK, NO_NUL, EMAIL, DATE, MONEY, PRICE, CURSOR] {
             assert!(Regex::new(pattern).is_ok(), "{pattern}");
         }
     }
@@ -165,6 +169,13 @@ mod tests {
         fn the_price_pattern_is_what_a_price_string_may_be(raw in amount_like()) {
             let price = Money::parse(&raw).ok().and_then(|m| Price::new(m).ok());
             prop_assert_eq!(matches(PRICE, &raw), price.is_some(), "{:?}", raw);
+        }
+
+        #[test]
+        fn the_cursor_pattern_is_what_a_cursor_may_be(
+            raw in prop_oneof!["[A-Za-z0-9_=+/-]{30,34}", "[A-Za-z0-9_-]{32}", any::<String>()],
+        ) {
+            prop_assert_eq!(matches(CURSOR, &raw), Cursor::parse(&raw).is_ok(), "{:?}", raw);
         }
     }
 }

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::service::OrderService;
 use super::wire::{Order, OrderCreate, OrderPage, OrderStatusUpdate};
 use crate::domain::OrderStatus;
-use crate::http::page::{Limit, Offset, page_request};
+use crate::http::page::{Cursor, Limit, Offset, page_request};
 use crate::http::problem::{CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, UNPROCESSABLE};
 use crate::http::{ApiResult, ApiTags, Created, NoContent};
 use crate::users::BearerAuth;
@@ -41,13 +41,15 @@ impl OrdersApi {
         /// Items per page.
         #[oai(default)]
         limit: Query<Limit>,
-        /// Items to skip.
+        /// Items to skip: from the beginning, or from `cursor`.
         #[oai(default)]
         offset: Query<Offset>,
+        /// Start after this position: the `next_cursor` of the page before.
+        cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<OrderPage>, { UNAUTHORIZED | UNPROCESSABLE }> {
         let page = self
             .orders
-            .list(&auth.0, status.0, page_request(limit.0, offset.0))
+            .list(&auth.0, status.0, page_request(limit.0, offset.0, cursor.0))
             .await?;
         Ok(Json(page.into()))
     }

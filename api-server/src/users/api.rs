@@ -12,7 +12,7 @@ use super::wire::{
     LoginRequest, LoginResponse, SignupRequest, TokenType, User, UserPage, UserUpdate,
 };
 use crate::auth::ClientAddr;
-use crate::http::page::{Limit, Offset, page_request};
+use crate::http::page::{Cursor, Limit, Offset, page_request};
 use crate::http::problem::{
     CONFLICT, FORBIDDEN, NOT_FOUND, TOO_MANY_REQUESTS, UNAUTHORIZED, UNPROCESSABLE,
 };
@@ -120,11 +120,13 @@ impl UsersApi {
         /// Items per page.
         #[oai(default)]
         limit: Query<Limit>,
-        /// Items to skip.
+        /// Items to skip: from the beginning, or from `cursor`.
         #[oai(default)]
         offset: Query<Offset>,
+        /// Start after this position: the `next_cursor` of the page before.
+        cursor: Query<Option<Cursor>>,
     ) -> ApiResult<Json<UserPage>, { UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE }> {
-        let page = page_request(limit.0, offset.0);
+        let page = page_request(limit.0, offset.0, cursor.0);
         Ok(Json(self.users.list(&auth.0, page).await?.into()))
     }
 
