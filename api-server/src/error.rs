@@ -29,6 +29,11 @@ pub enum AppError {
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
 
+    /// The resource is no longer in the state the change was made against (it changed
+    /// since the client read it): nothing was changed.
+    #[error("precondition failed")]
+    PreconditionFailed,
+
     /// Too many failed attempts: try again after `retry_after`.
     #[error("too many requests")]
     TooManyRequests { retry_after: std::time::Duration },

@@ -8,6 +8,7 @@ pub mod money;
 pub mod order_status;
 pub mod page;
 pub mod password;
+pub mod precondition;
 pub mod quantity;
 pub mod text;
 
@@ -16,6 +17,7 @@ pub use money::{Money, Price};
 pub use order_status::OrderStatus;
 pub use page::{Page, PageRequest};
 pub use password::Password;
+pub use precondition::Precondition;
 pub use quantity::Quantity;
 pub use text::{SearchText, Text};
 

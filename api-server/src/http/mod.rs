@@ -1,7 +1,8 @@
 //! The HTTP edge shared by every resource: the problem body, declared error statuses,
-//! pagination and the wire forms of domain types; and around them request ids, request
-//! logs and metrics, security headers, CORS and limits.
+//! pagination and the wire forms of domain types, conditional requests; and around them
+//! request ids, request logs and metrics, security headers, CORS and limits.
 
+pub mod conditional;
 pub mod cors;
 pub mod edge;
 pub mod limits;
@@ -13,6 +14,7 @@ pub mod request_id;
 pub mod responses;
 pub mod security;
 pub mod serve;
+pub mod tagged;
 pub mod types;
 
 pub use problem::{ApiError, ApiResult, Problem};

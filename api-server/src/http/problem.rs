@@ -118,6 +118,12 @@ impl From<&AppError> for Problem {
                 format!("{what} not found."),
             ),
             AppError::Conflict { code, detail } => Self::new(StatusCode::CONFLICT, code, detail),
+            AppError::PreconditionFailed => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "The resource has changed since the ETag given in If-Match; nothing was changed. \
+                 Read it again and retry with its new ETag.",
+            ),
             AppError::TooManyRequests { retry_after } => {
                 // Round up: a client that waits exactly this long must be let in.
                 let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
@@ -171,6 +177,7 @@ pub const NOT_FOUND: u32 = 1 << 2;
 pub const CONFLICT: u32 = 1 << 3;
 pub const UNPROCESSABLE: u32 = 1 << 4;
 pub const TOO_MANY_REQUESTS: u32 = 1 << 8;
+pub const PRECONDITION_FAILED: u32 = 1 << 9;
 const PAYLOAD_TOO_LARGE: u32 = 1 << 5;
 const INTERNAL: u32 = 1 << 6;
 const UNAVAILABLE: u32 = 1 << 7;
@@ -178,7 +185,7 @@ const UNAVAILABLE: u32 = 1 << 7;
 const ALWAYS: u32 = PAYLOAD_TOO_LARGE | INTERNAL | UNAVAILABLE;
 
 /// Each declarable status with its bit and the description the spec gives it.
-const STATUSES: [(u32, StatusCode, &str); 9] = [
+const STATUSES: [(u32, StatusCode, &str); 10] = [
     (
         UNAUTHORIZED,
         StatusCode::UNAUTHORIZED,
@@ -194,6 +201,11 @@ const STATUSES: [(u32, StatusCode, &str); 9] = [
         CONFLICT,
         StatusCode::CONFLICT,
         "The request conflicts with the current state.",
+    ),
+    (
+        PRECONDITION_FAILED,
+        StatusCode::PRECONDITION_FAILED,
+        "The resource has changed since the ETag given in `If-Match`; nothing was changed.",
     ),
     (
         PAYLOAD_TOO_LARGE,

@@ -6,10 +6,14 @@ use poem_openapi::payload::Json;
 use uuid::Uuid;
 
 use super::service::OrderService;
-use super::wire::{Order, OrderCreate, OrderPage, OrderStatusUpdate};
+use super::wire::{self, Order, OrderCreate, OrderPage, OrderStatusUpdate};
 use crate::domain::OrderStatus;
+use crate::http::conditional::{IfMatch, IfNoneMatch};
 use crate::http::page::{Limit, Offset, page_request};
-use crate::http::problem::{CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, UNPROCESSABLE};
+use crate::http::problem::{
+    CONFLICT, FORBIDDEN, NOT_FOUND, PRECONDITION_FAILED, UNAUTHORIZED, UNPROCESSABLE,
+};
+use crate::http::tagged::{Cacheable, Caching, Tagged};
 use crate::http::{ApiResult, ApiTags, Created, NoContent};
 use crate::users::BearerAuth;
 
@@ -58,8 +62,16 @@ impl OrdersApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<Order>, { UNAUTHORIZED | NOT_FOUND | UNPROCESSABLE }> {
-        Ok(Json(self.orders.get(&auth.0, id.0).await?.into()))
+        /// The order's `ETag` from an earlier answer: 304 if it is still current.
+        #[oai(name = "If-None-Match")]
+        if_none_match: IfNoneMatch,
+    ) -> ApiResult<Cacheable<Order>, { UNAUTHORIZED | NOT_FOUND | UNPROCESSABLE }> {
+        let order = self.orders.get(&auth.0, id.0).await?;
+        Ok(Cacheable::new(
+            &order.into(),
+            &if_none_match,
+            Caching::Private,
+        ))
     }
 
     /// Move an order along its life cycle. Customers may only cancel their own orders;
@@ -69,14 +81,20 @@ impl OrdersApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
+        /// Move the order only if its `ETag` is still this one (else 412).
+        #[oai(name = "If-Match")]
+        if_match: IfMatch,
         body: Json<OrderStatusUpdate>,
-    ) -> ApiResult<Json<Order>, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>
-    {
+    ) -> ApiResult<
+        Tagged<Order>,
+        { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE | PRECONDITION_FAILED },
+    > {
+        let expected = if_match.precondition(wire::etag);
         let order = self
             .orders
-            .change_status(&auth.0, id.0, body.0.status)
+            .change_status(&auth.0, id.0, body.0.status, expected)
             .await?;
-        Ok(Json(order.into()))
+        Ok(Tagged::new(&order.into()))
     }
 
     /// Delete an order (administrators only).
@@ -85,8 +103,15 @@ impl OrdersApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<NoContent, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE }> {
-        self.orders.delete(&auth.0, id.0).await?;
+        /// Delete the order only if its `ETag` is still this one (else 412).
+        #[oai(name = "If-Match")]
+        if_match: IfMatch,
+    ) -> ApiResult<
+        NoContent,
+        { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE | PRECONDITION_FAILED },
+    > {
+        let expected = if_match.precondition(wire::etag);
+        self.orders.delete(&auth.0, id.0, expected).await?;
         Ok(NoContent::Done)
     }
 }

@@ -1,12 +1,12 @@
 //! Storage of orders. SQL only: no HTTP, no business rules.
 
 use chrono::{DateTime, Utc};
-use sea_query::{Condition, Expr, ExprTrait, Iden, Query, SelectStatement};
+use sea_query::{Condition, Expr, ExprTrait, Iden, LockType, Query, SelectStatement};
 use uuid::Uuid;
 
 use super::model::{NewOrder, Order, OrderFilter};
 use crate::db::{Db, Listing};
-use crate::domain::{Money, OrderStatus, Page, PageRequest, Quantity};
+use crate::domain::{Money, OrderStatus, Page, PageRequest, Precondition, Quantity};
 use crate::error::AppError;
 
 #[derive(Iden, Clone, Copy)]
@@ -166,12 +166,53 @@ impl OrderRepository {
         Ok(row.map(Into::into))
     }
 
-    pub async fn delete(&self, id: Uuid) -> Result<bool, AppError> {
+    /// Moves the order to `to` if `judge` allows it, judging the order as it is with its
+    /// row locked, so that nothing changes it between the judgment and the move. `None`
+    /// if there is no such order.
+    pub async fn transition_judged(
+        &self,
+        id: Uuid,
+        to: OrderStatus,
+        judge: impl FnOnce(&Order) -> Result<(), AppError>,
+    ) -> Result<Option<Order>, AppError> {
+        let mut tx = self.db.begin().await?;
+        let current: Option<OrderRow> = tx.fetch_optional(&locked(id)).await?;
+        let Some(current) = current else {
+            return Ok(None);
+        };
+        judge(&current.into())?;
+        let stmt = Query::update()
+            .table(Orders::Table)
+            .value(Orders::Status, to.as_str())
+            .value(Orders::UpdatedAt, Utc::now())
+            .and_where(Expr::col(Orders::Id).eq(id))
+            .returning_all()
+            .to_owned();
+        let row: Option<OrderRow> = tx.fetch_optional(&stmt).await?;
+        tx.commit().await?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Deletes the order if it meets `expected`; `false` if there was none.
+    pub async fn delete(&self, id: Uuid, expected: &Precondition<Order>) -> Result<bool, AppError> {
         let stmt = Query::delete()
             .from_table(Orders::Table)
             .and_where(Expr::col(Orders::Id).eq(id))
             .to_owned();
-        Ok(self.db.execute(&stmt).await? > 0)
+        if !expected.is_set() {
+            return Ok(self.db.execute(&stmt).await? > 0);
+        }
+        let mut tx = self.db.begin().await?;
+        let current: Option<OrderRow> = tx.fetch_optional(&locked(id)).await?;
+        let Some(current) = current else {
+            return Ok(false);
+        };
+        if !expected.holds(&current.into()) {
+            return Err(AppError::PreconditionFailed);
+        }
+        let deleted = tx.execute(&stmt).await?;
+        tx.commit().await?;
+        Ok(deleted > 0)
     }
 }
 
@@ -179,5 +220,13 @@ fn select() -> SelectStatement {
     Query::select()
         .columns(COLUMNS)
         .from(Orders::Table)
+        .to_owned()
+}
+
+/// The order's row, locked until the end of the transaction.
+fn locked(id: Uuid) -> SelectStatement {
+    select()
+        .and_where(Expr::col(Orders::Id).eq(id))
+        .lock(LockType::Update)
         .to_owned()
 }

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::model::{NewOrder, Order, OrderFilter};
 use super::repository::OrderRepository;
-use crate::domain::{OrderStatus, Page, PageRequest};
+use crate::domain::{OrderStatus, Page, PageRequest, Precondition};
 use crate::error::AppError;
 use crate::users::Caller;
 
@@ -49,12 +49,14 @@ impl OrderService {
     }
 
     /// Moves an order to `next`. Owners may only cancel; administrators may make any
-    /// allowed move; a move the life cycle does not allow is a conflict.
+    /// allowed move; a move the life cycle does not allow is a conflict. An order that no
+    /// longer meets `expected` is left as it is (412).
     pub async fn change_status(
         &self,
         caller: &Caller,
         id: Uuid,
         next: OrderStatus,
+        expected: Precondition<Order>,
     ) -> Result<Order, AppError> {
         let mut order = self.get(caller, id).await?;
         if !caller.is_admin() && next != OrderStatus::Cancelled {
@@ -63,14 +65,24 @@ impl OrderService {
                 "Customers may only cancel their orders.",
             ));
         }
+        if expected.is_set() {
+            // The condition and the life cycle are judged on the order as it is, with
+            // its row locked until the move is made.
+            let judge = |current: &Order| {
+                if !expected.holds(current) {
+                    return Err(AppError::PreconditionFailed);
+                }
+                legal_move(current.status, next)
+            };
+            return self
+                .orders
+                .transition_judged(id, next, judge)
+                .await?
+                .ok_or(AppError::NotFound("order"));
+        }
         loop {
             let current = order.status;
-            if !current.can_become(next) {
-                return Err(AppError::conflict(
-                    "illegal_transition",
-                    format!("An order cannot move from {current} to {next}."),
-                ));
-            }
+            legal_move(current, next)?;
             match self.orders.transition(id, current, next).await? {
                 Some(moved) => return Ok(moved),
                 // Someone else moved the order first: the move is judged against the new
@@ -80,12 +92,30 @@ impl OrderService {
         }
     }
 
-    pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), AppError> {
+    /// Deletes an order (that meets `expected`).
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        expected: Precondition<Order>,
+    ) -> Result<(), AppError> {
         caller.require_admin()?;
-        if self.orders.delete(id).await? {
+        if self.orders.delete(id, &expected).await? {
             Ok(())
         } else {
             Err(AppError::NotFound("order"))
         }
+    }
+}
+
+/// `Ok` if the life cycle lets an order move from `current` to `next`.
+fn legal_move(current: OrderStatus, next: OrderStatus) -> Result<(), AppError> {
+    if current.can_become(next) {
+        Ok(())
+    } else {
+        Err(AppError::conflict(
+            "illegal_transition",
+            format!("An order cannot move from {current} to {next}."),
+        ))
     }
 }

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::model::{self, NewOrder};
 use crate::domain::{Money, OrderStatus, Quantity};
+use crate::http::conditional::ETag;
 use crate::http::page::page_of;
 
 /// An order of one book.
@@ -37,6 +38,11 @@ impl From<model::Order> for Order {
             updated_at: order.updated_at,
         }
     }
+}
+
+/// The `ETag` of an order's representation.
+pub fn etag(order: &model::Order) -> ETag {
+    ETag::of(&Order::from(order.clone()))
 }
 
 page_of!(
