@@ -307,7 +307,7 @@ async fn a_listed_origin_may_read_answers_and_their_request_id() {
     assert_eq!(header(headers, "access-control-allow-origin"), Some(SHOP));
     let exposed = header(headers, "access-control-expose-headers").unwrap();
     assert!(exposed.contains(REQUEST_ID), "{exposed}");
-    for conditional in ["etag", "retry-after"] {
+    for conditional in ["etag", "idempotent-replayed", "retry-after"] {
         assert!(exposed.contains(conditional), "{exposed}");
     }
     assert_eq!(header(headers, "access-control-allow-credentials"), None);
@@ -319,12 +319,13 @@ async fn a_listed_origin_may_read_answers_and_their_request_id() {
 }
 
 #[tokio::test]
-async fn a_listed_origin_may_send_conditional_requests() {
+async fn a_listed_origin_may_send_conditional_and_idempotent_requests() {
     let app = spawn_with_cors().await;
 
     for (method, requested) in [
         ("PATCH", "authorization, content-type, if-match"),
         ("GET", "if-none-match"),
+        ("POST", "authorization, content-type, idempotency-key"),
     ] {
         let resp = send(
             call(&app, Method::OPTIONS, "/api/v1/books")

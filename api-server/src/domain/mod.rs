@@ -4,6 +4,7 @@
 //! converts request fields into these types and the repositories store them as they are.
 
 pub mod email;
+pub mod idempotency;
 pub mod money;
 pub mod order_status;
 pub mod page;
@@ -13,6 +14,9 @@ pub mod quantity;
 pub mod text;
 
 pub use email::Email;
+pub use idempotency::{
+    Fingerprint, IdempotencyKey, IdempotencyRecord, KeyedRequest, RecordedResponse,
+};
 pub use money::{Money, Price};
 pub use order_status::OrderStatus;
 pub use page::{Page, PageRequest};

@@ -1,10 +1,12 @@
 //! The HTTP edge shared by every resource: the problem body, declared error statuses,
-//! pagination and the wire forms of domain types, conditional requests; and around them
-//! request ids, request logs and metrics, security headers, CORS and limits.
+//! pagination and the wire forms of domain types, conditional requests and idempotency
+//! keys; and around them request ids, request logs and metrics, security headers, CORS and
+//! limits.
 
 pub mod conditional;
 pub mod cors;
 pub mod edge;
+pub mod idempotency;
 pub mod limits;
 pub mod methods;
 pub mod observe;

@@ -7,14 +7,15 @@ use uuid::Uuid;
 
 use super::service::OrderService;
 use super::wire::{self, Order, OrderCreate, OrderPage, OrderStatusUpdate};
-use crate::domain::OrderStatus;
+use crate::domain::{KeyedRequest, OrderStatus};
 use crate::http::conditional::{IfMatch, IfNoneMatch};
+use crate::http::idempotency::{FingerprintedJson, IdempotencyKeyHeader, Recorded};
 use crate::http::page::{Limit, Offset, page_request};
 use crate::http::problem::{
-    CONFLICT, FORBIDDEN, NOT_FOUND, PRECONDITION_FAILED, UNAUTHORIZED, UNPROCESSABLE,
+    CONFLICT, FORBIDDEN, IN_FLIGHT, NOT_FOUND, PRECONDITION_FAILED, UNAUTHORIZED, UNPROCESSABLE,
 };
 use crate::http::tagged::{Cacheable, Caching, Tagged};
-use crate::http::{ApiResult, ApiTags, Created, NoContent};
+use crate::http::{ApiResult, ApiTags, NoContent};
 use crate::users::BearerAuth;
 
 pub struct OrdersApi {
@@ -25,14 +26,30 @@ pub struct OrdersApi {
 impl OrdersApi {
     /// Order a book. The total is the book's current price × quantity, computed by the
     /// server; the order starts `pending`.
+    ///
+    /// With an `Idempotency-Key`, the order is placed at most once per key and caller:
+    /// a retry with the same body gets the first answer, marked `Idempotent-Replayed`.
     #[oai(path = "/", method = "post", operation_id = "create_order")]
     async fn create_order(
         &self,
         auth: BearerAuth,
-        body: Json<OrderCreate>,
-    ) -> ApiResult<Created<Order>, { UNAUTHORIZED | UNPROCESSABLE }> {
-        let order = self.orders.place(&auth.0, body.0.into()).await?;
-        Ok(Created::Ok(Json(order.into())))
+        /// A key of the client's choosing (1 to 255 visible ASCII characters) that makes
+        /// the request safe to retry.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: IdempotencyKeyHeader,
+        body: FingerprintedJson<OrderCreate>,
+    ) -> ApiResult<Recorded<Order>, { UNAUTHORIZED | UNPROCESSABLE | IN_FLIGHT }> {
+        let FingerprintedJson(order, fingerprint) = body;
+        let Some(key) = idempotency_key.0 else {
+            let order = self.orders.place(&auth.0, order.into()).await?;
+            return Ok(Recorded::new(wire::created(&order), false));
+        };
+        let request = KeyedRequest { key, fingerprint };
+        let placed = self
+            .orders
+            .place_once(&auth.0, order.into(), request, wire::created)
+            .await?;
+        Ok(Recorded::new(placed.response, placed.replayed))
     }
 
     /// List orders, oldest first: the caller's own, or everyone's for administrators.

@@ -1,13 +1,18 @@
 //! Storage of orders. SQL only: no HTTP, no business rules.
 
 use chrono::{DateTime, Utc};
-use sea_query::{Condition, Expr, ExprTrait, Iden, LockType, Query, SelectStatement};
+use sea_query::{
+    Condition, Expr, ExprTrait, Iden, InsertStatement, LockType, Query, SelectStatement,
+};
 use uuid::Uuid;
 
 use super::model::{NewOrder, Order, OrderFilter};
-use crate::db::{Db, Listing};
-use crate::domain::{Money, OrderStatus, Page, PageRequest, Precondition, Quantity};
+use crate::db::{Db, DbError, Listing};
+use crate::domain::{
+    KeyedRequest, Money, OrderStatus, Page, PageRequest, Precondition, Quantity, RecordedResponse,
+};
 use crate::error::AppError;
+use crate::idempotency::IdempotencyRecords;
 
 #[derive(Iden, Clone, Copy)]
 enum Orders {
@@ -87,33 +92,31 @@ impl OrderRepository {
     /// A book that does not exist, or is deleted meanwhile (`orders_book_id_fkey`), is
     /// invalid input.
     pub async fn insert(&self, user_id: Uuid, order: NewOrder) -> Result<Order, AppError> {
-        let now = Utc::now();
-        let quantity = order.quantity.get();
-        let source = Query::select()
-            .expr(Expr::val(Uuid::now_v7()))
-            .expr(Expr::val(user_id))
-            .column(Books::Id)
-            .expr(Expr::val(quantity))
-            .expr(Expr::col(Books::PriceCents).mul(i64::from(quantity)))
-            .expr(Expr::val(OrderStatus::Pending.as_str()))
-            .expr(Expr::val(now))
-            .expr(Expr::val(now))
-            .from(Books::Table)
-            .and_where(Expr::col(Books::Id).eq(order.book_id))
-            .to_owned();
-        let stmt = Query::insert()
-            .into_table(Orders::Table)
-            .columns(COLUMNS)
-            .select_from(source)?
-            .returning_all()
-            .to_owned();
-        let missing_book = || AppError::invalid("book_id", "does not refer to an existing book");
-        match self.db.fetch_optional::<OrderRow>(&stmt).await {
-            Ok(Some(row)) => Ok(row.into()),
-            Ok(None) => Err(missing_book()),
-            Err(err) if err.constraint() == Some("orders_book_id_fkey") => Err(missing_book()),
-            Err(err) => Err(err.into()),
+        placed(self.db.fetch_optional(&insert(user_id, order)?).await)
+    }
+
+    /// Places an order as [`OrderRepository::insert`] does and, in the same
+    /// transaction, records `render`'s answer to it with the key of `request` (see
+    /// `crate::idempotency`): a crash keeps both or neither. `None` when the key already
+    /// has a live record (another request with it got there first): then nothing is
+    /// written.
+    pub async fn insert_recorded(
+        &self,
+        user_id: Uuid,
+        order: NewOrder,
+        request: &KeyedRequest,
+        records: &IdempotencyRecords,
+        render: impl FnOnce(&Order) -> RecordedResponse,
+    ) -> Result<Option<RecordedResponse>, AppError> {
+        let stmt = insert(user_id, order)?;
+        let mut tx = self.db.begin().await?;
+        let order = placed(tx.fetch_optional(&stmt).await)?;
+        let response = render(&order);
+        if !records.record(&mut tx, user_id, request, &response).await? {
+            return Ok(None);
         }
+        tx.commit().await?;
+        Ok(Some(response))
     }
 
     pub async fn find(&self, id: Uuid) -> Result<Option<Order>, AppError> {
@@ -213,6 +216,43 @@ impl OrderRepository {
         let deleted = tx.execute(&stmt).await?;
         tx.commit().await?;
         Ok(deleted > 0)
+    }
+}
+
+/// `INSERT INTO orders (…) SELECT …, price_cents * quantity … FROM books WHERE id = …`:
+/// the order of `user_id`, priced by the database from the book's current price.
+fn insert(user_id: Uuid, order: NewOrder) -> Result<InsertStatement, AppError> {
+    let now = Utc::now();
+    let quantity = order.quantity.get();
+    let source = Query::select()
+        .expr(Expr::val(Uuid::now_v7()))
+        .expr(Expr::val(user_id))
+        .column(Books::Id)
+        .expr(Expr::val(quantity))
+        .expr(Expr::col(Books::PriceCents).mul(i64::from(quantity)))
+        .expr(Expr::val(OrderStatus::Pending.as_str()))
+        .expr(Expr::val(now))
+        .expr(Expr::val(now))
+        .from(Books::Table)
+        .and_where(Expr::col(Books::Id).eq(order.book_id))
+        .to_owned();
+    Ok(Query::insert()
+        .into_table(Orders::Table)
+        .columns(COLUMNS)
+        .select_from(source)?
+        .returning_all()
+        .to_owned())
+}
+
+/// The order [`insert`] placed. A book that does not exist, or is deleted meanwhile
+/// (`orders_book_id_fkey`), is invalid input.
+fn placed(outcome: Result<Option<OrderRow>, DbError>) -> Result<Order, AppError> {
+    let missing_book = || AppError::invalid("book_id", "does not refer to an existing book");
+    match outcome {
+        Ok(Some(row)) => Ok(row.into()),
+        Ok(None) => Err(missing_book()),
+        Err(err) if err.constraint() == Some("orders_book_id_fkey") => Err(missing_book()),
+        Err(err) => Err(err.into()),
     }
 }
 

@@ -6,8 +6,9 @@ use poem_openapi::Object;
 use uuid::Uuid;
 
 use super::model::{self, NewOrder};
-use crate::domain::{Money, OrderStatus, Quantity};
+use crate::domain::{Money, OrderStatus, Quantity, RecordedResponse};
 use crate::http::conditional::ETag;
+use crate::http::idempotency::Recorded;
 use crate::http::page::page_of;
 
 /// An order of one book.
@@ -43,6 +44,11 @@ impl From<model::Order> for Order {
 /// The `ETag` of an order's representation.
 pub fn etag(order: &model::Order) -> ETag {
     ETag::of(&Order::from(order.clone()))
+}
+
+/// The `201 Created` answer to a new order, as it is recorded with an idempotency key.
+pub fn created(order: &model::Order) -> RecordedResponse {
+    Recorded::created(&Order::from(order.clone()))
 }
 
 page_of!(
