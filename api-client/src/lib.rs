@@ -43,6 +43,13 @@
 //! answer the contract does not declare arrives as [`Error::UnexpectedResponse`].
 //!
 //! Money fields (`price`, `total_amount`) are exact decimal strings such as `"19.99"`.
+//!
+//! # Conditional requests and safe retries
+//!
+//! `GET`s take `.if_none_match(etag)`, `PATCH`es and `DELETE`s `.if_match(etag)`, and
+//! `create_order` `.idempotency_key(key)`; [`etag`], [`not_modified`], [`replayed`] and
+//! [`retry_after`] read the answers. The README shows a safe-retry loop for placing an
+//! order and an optimistic-update loop for a book.
 
 use std::time::Duration;
 
@@ -59,6 +66,10 @@ mod generated {
 }
 
 pub use generated::*;
+
+mod conditional;
+
+pub use conditional::{etag, not_modified, replayed, retry_after};
 
 /// How long a request may take before the client gives up.
 const TIMEOUT: Duration = Duration::from_secs(30);
