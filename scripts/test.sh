@@ -83,7 +83,7 @@ start_topology() {
 }
 
 # The end-to-end tests of the third pass: those that start no servers of their own.
-e2e_binaries='binary(users) | binary(catalogue) | binary(orders) | binary(paging) | binary(robustness) | binary(operations) | binary(security)'
+e2e_binaries='binary(users) | binary(catalogue) | binary(orders) | binary(paging) | binary(retries) | binary(robustness) | binary(operations) | binary(security)'
 
 status=0
 if cargo nextest --version >/dev/null 2>&1; then

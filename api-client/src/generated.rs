@@ -394,6 +394,68 @@ whether it was fetched by offset or by cursor.*/
                 })
         }
     }
+    ///`CreateOrderIdempotencyKey`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CreateOrderIdempotencyKey(::std::string::String);
+    impl ::std::ops::Deref for CreateOrderIdempotencyKey {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CreateOrderIdempotencyKey> for ::std::string::String {
+        fn from(value: CreateOrderIdempotencyKey) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CreateOrderIdempotencyKey {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() > 255usize {
+                return Err("longer than 255 characters".into());
+            }
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            { ::regress::Regex::new("^[!-~]+$").unwrap() });
+            if PATTERN.find(value).is_none() {
+                return Err("doesn't match pattern \"^[!-~]+$\"".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreateOrderIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CreateOrderIdempotencyKey {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateOrderIdempotencyKey {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     /**A position in a list, as a page's `next_cursor` gives it: opaque, 32 characters of the
 URL-safe base64 alphabet. It does not expire, and stays valid when the item it was
 taken after is deleted. Every string of this form is a position: one that no page gave
@@ -3791,6 +3853,12 @@ Codes: `invalid_request` (the request does not match this document; see `errors`
 `overloaded` (too many password checks at once; retry after `Retry-After` seconds) and
 `request_timeout`.
 
+Conditional requests and safe retries (below) add `precondition_failed` (412: the
+resource changed since the ETag in `If-Match`), `idempotency_key_reused` (422: an
+`Idempotency-Key` sent again with another body) and `idempotency_key_in_flight` (409:
+the first request with that key is still being processed; retry after `Retry-After`
+seconds).
+
 ## Conventions
 Ids are UUIDs (time-ordered, v7). Timestamps are RFC 3339 in UTC; `published_at` is a
 date (`YYYY-MM-DD`). Money is exact: a decimal string with two fraction digits
@@ -3809,6 +3877,36 @@ request carried, when that is 1 to 128 visible ASCII characters, else a new UUID
 server's log lines about the request carry it too; quote it when reporting a problem.
 Browsers may call the API from the origins the operator lists (CORS); credentials
 (cookies) are never allowed cross-origin, send the bearer token.
+
+## Safe retries
+`POST /api/v1/orders` takes an optional `Idempotency-Key` header: 1 to 255 visible
+ASCII characters of the client's choosing, a new one (a random UUID, say) for each new
+order. The first request with a key is processed as usual, and its `201` answer is
+recorded with the key, the caller and a fingerprint of the body, in the same
+transaction as the order. A retry by the same account with the same key and the same
+JSON body (the same JSON value, however it is formatted) within
+IDEMPOTENCY_KEY_TTL_HOURS (default 24) is given that answer again, the same order,
+with `Idempotent-Replayed: true`, and creates nothing. The same key with another body
+is 422 `idempotency_key_reused`; the same key while the first request is still being
+processed is 409 `idempotency_key_in_flight` with `Retry-After`. A request that fails
+(4xx or 5xx) records nothing, so it may be corrected and sent again with the same key.
+Keys belong to the account that sends them: another account's identical key is
+another key.
+
+## Conditional requests and caching
+Answers to `GET` and `PATCH` of one author, book, order or account (and `/users/me`)
+carry a strong `ETag`, which changes whenever the representation changes, and only
+then; catalogue lists carry one too. A `GET` whose `If-None-Match` names the current
+`ETag` (weak comparison; a list, or `*`) is answered 304 with the `ETag` and no body.
+A `PATCH` or `DELETE` whose `If-Match` names no current `ETag` (strong comparison; `*`
+for any current version) is answered 412 `precondition_failed` and changes nothing;
+the check and the change are one atomic step, so of two changes made from the same
+`ETag` one succeeds and the other gets 412 (order status changes too). Without
+`If-Match` a change is made whatever the current version. Catalogue reads (`GET` of
+authors and books, one or a page) carry `Cache-Control: public, no-cache`: any cache
+may keep them, revalidating each use with the `ETag`. Reads of one's own account and
+orders carry `private, no-cache`; every other answer `no-store` (`private, no-store`
+when the request carries credentials). With CORS on, answers vary by `Origin`.
 
 
 Version: 1.0.0*/
@@ -3967,8 +4065,13 @@ let response = client.logout()
 
 Sends a `GET` request to `/api/v1/users/me`
 
+Arguments:
+- `if_none_match`: ETags of copies the client holds (weak comparison: `W/"x"` matches `"x"`; a list,
+or `*` for any version): if one of them is current, the answer is 304 with the
+`ETag` and no body.
 ```ignore
 let response = client.get_me()
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -3981,8 +4084,14 @@ The last active administrator cannot (409 `last_admin`).
 
 Sends a `DELETE` request to `/api/v1/users/me`
 
+Arguments:
+- `if_match`: Go ahead only if the resource's current `ETag` is one of these (strong comparison;
+a list, or `*` for any current version); otherwise the answer is 412
+`precondition_failed` and nothing changes. Without it, the change is made whatever
+the current version.
 ```ignore
 let response = client.delete_me()
+    .if_match(if_match)
     .send()
     .await;
 ```*/
@@ -3997,8 +4106,15 @@ logins are (429). A new password ends every other session of the account.
 
 Sends a `PATCH` request to `/api/v1/users/me`
 
+Arguments:
+- `if_match`: Go ahead only if the resource's current `ETag` is one of these (strong comparison;
+a list, or `*` for any current version); otherwise the answer is 412
+`precondition_failed` and nothing changes. Without it, the change is made whatever
+the current version.
+- `body`
 ```ignore
 let response = client.update_me()
+    .if_match(if_match)
     .body(body)
     .send()
     .await;
@@ -4035,9 +4151,13 @@ Sends a `GET` request to `/api/v1/users/{id}`
 
 Arguments:
 - `id`: The resource id (a UUID).
+- `if_none_match`: ETags of copies the client holds (weak comparison: `W/"x"` matches `"x"`; a list,
+or `*` for any version): if one of them is current, the answer is 304 with the
+`ETag` and no body.
 ```ignore
 let response = client.get_user()
     .id(id)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -4052,9 +4172,14 @@ Sends a `DELETE` request to `/api/v1/users/{id}`
 
 Arguments:
 - `id`: The resource id (a UUID).
+- `if_match`: Go ahead only if the resource's current `ETag` is one of these (strong comparison;
+a list, or `*` for any current version); otherwise the answer is 412
+`precondition_failed` and nothing changes. Without it, the change is made whatever
+the current version.
 ```ignore
 let response = client.delete_user()
     .id(id)
+    .if_match(if_match)
     .send()
     .await;
 ```*/
@@ -4073,10 +4198,15 @@ Sends a `PATCH` request to `/api/v1/users/{id}`
 
 Arguments:
 - `id`: The resource id (a UUID).
+- `if_match`: Go ahead only if the resource's current `ETag` is one of these (strong comparison;
+a list, or `*` for any current version); otherwise the answer is 412
+`precondition_failed` and nothing changes. Without it, the change is made whatever
+the current version.
 - `body`
 ```ignore
 let response = client.update_user()
     .id(id)
+    .if_match(if_match)
     .body(body)
     .send()
     .await;
@@ -4096,11 +4226,15 @@ Without a cursor the page starts at the beginning of the list.
 - `limit`: Items per page (1 to 100).
 - `offset`: Items to skip: from the beginning of the list, or, with `cursor`, from that position.
 A page's cost grows with its offset; use `cursor` to walk a long list.
+- `if_none_match`: ETags of copies the client holds (weak comparison: `W/"x"` matches `"x"`; a list,
+or `*` for any version): if one of them is current, the answer is 304 with the
+`ETag` and no body.
 ```ignore
 let response = client.list_authors()
     .cursor(cursor)
     .limit(limit)
     .offset(offset)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -4126,9 +4260,13 @@ Sends a `GET` request to `/api/v1/authors/{id}`
 
 Arguments:
 - `id`: The resource id (a UUID).
+- `if_none_match`: ETags of copies the client holds (weak comparison: `W/"x"` matches `"x"`; a list,
+or `*` for any version): if one of them is current, the answer is 304 with the
+`ETag` and no body.
 ```ignore
 let response = client.get_author()
     .id(id)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -4141,9 +4279,14 @@ Sends a `DELETE` request to `/api/v1/authors/{id}`
 
 Arguments:
 - `id`: The resource id (a UUID).
+- `if_match`: Go ahead only if the resource's current `ETag` is one of these (strong comparison;
+a list, or `*` for any current version); otherwise the answer is 412
+`precondition_failed` and nothing changes. Without it, the change is made whatever
+the current version.
 ```ignore
 let response = client.delete_author()
     .id(id)
+    .if_match(if_match)
     .send()
     .await;
 ```*/
@@ -4156,10 +4299,15 @@ Sends a `PATCH` request to `/api/v1/authors/{id}`
 
 Arguments:
 - `id`: The resource id (a UUID).
+- `if_match`: Go ahead only if the resource's current `ETag` is one of these (strong comparison;
+a list, or `*` for any current version); otherwise the answer is 412
+`precondition_failed` and nothing changes. Without it, the change is made whatever
+the current version.
 - `body`
 ```ignore
 let response = client.update_author()
     .id(id)
+    .if_match(if_match)
     .body(body)
     .send()
     .await;
@@ -4183,6 +4331,9 @@ Without a cursor the page starts at the beginning of the list.
 - `offset`: Items to skip: from the beginning of the list, or, with `cursor`, from that position.
 A page's cost grows with its offset; use `cursor` to walk a long list.
 - `q`: Only books whose title contains this text, ignoring case; empty matches every title.
+- `if_none_match`: ETags of copies the client holds (weak comparison: `W/"x"` matches `"x"`; a list,
+or `*` for any version): if one of them is current, the answer is 304 with the
+`ETag` and no body.
 ```ignore
 let response = client.list_books()
     .author_id(author_id)
@@ -4192,6 +4343,7 @@ let response = client.list_books()
     .min_price(min_price)
     .offset(offset)
     .q(q)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -4221,9 +4373,13 @@ Sends a `GET` request to `/api/v1/books/{id}`
 
 Arguments:
 - `id`: The resource id (a UUID).
+- `if_none_match`: ETags of copies the client holds (weak comparison: `W/"x"` matches `"x"`; a list,
+or `*` for any version): if one of them is current, the answer is 304 with the
+`ETag` and no body.
 ```ignore
 let response = client.get_book()
     .id(id)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -4236,9 +4392,14 @@ Sends a `DELETE` request to `/api/v1/books/{id}`
 
 Arguments:
 - `id`: The resource id (a UUID).
+- `if_match`: Go ahead only if the resource's current `ETag` is one of these (strong comparison;
+a list, or `*` for any current version); otherwise the answer is 412
+`precondition_failed` and nothing changes. Without it, the change is made whatever
+the current version.
 ```ignore
 let response = client.delete_book()
     .id(id)
+    .if_match(if_match)
     .send()
     .await;
 ```*/
@@ -4255,10 +4416,15 @@ Sends a `PATCH` request to `/api/v1/books/{id}`
 
 Arguments:
 - `id`: The resource id (a UUID).
+- `if_match`: Go ahead only if the resource's current `ETag` is one of these (strong comparison;
+a list, or `*` for any current version); otherwise the answer is 412
+`precondition_failed` and nothing changes. Without it, the change is made whatever
+the current version.
 - `body`
 ```ignore
 let response = client.update_book()
     .id(id)
+    .if_match(if_match)
     .body(body)
     .send()
     .await;
@@ -4297,11 +4463,23 @@ server; the order starts `pending`
 The one rule of the body no schema states: `book_id` must name an existing book,
 else 422 `validation_failed` naming `book_id`.
 
+With an `Idempotency-Key`, the order is placed at most once per key and account: a
+retry with the same body gets the first answer, marked `Idempotent-Replayed: true`
+(see Safe retries above).
+
 
 Sends a `POST` request to `/api/v1/orders`
 
+Arguments:
+- `idempotency_key`: A key of the client's choosing that makes the request safe to retry (a new random
+UUID for each new order, say): 1 to 255 visible ASCII characters; anything else is
+422 naming the header. A retry with the same key and the same body within
+IDEMPOTENCY_KEY_TTL_HOURS (default 24) gets the first answer again, with
+`Idempotent-Replayed: true`, and creates nothing.
+- `body`
 ```ignore
 let response = client.create_order()
+    .idempotency_key(idempotency_key)
     .body(body)
     .send()
     .await;
@@ -4315,9 +4493,13 @@ Sends a `GET` request to `/api/v1/orders/{id}`
 
 Arguments:
 - `id`: The resource id (a UUID).
+- `if_none_match`: ETags of copies the client holds (weak comparison: `W/"x"` matches `"x"`; a list,
+or `*` for any version): if one of them is current, the answer is 304 with the
+`ETag` and no body.
 ```ignore
 let response = client.get_order()
     .id(id)
+    .if_none_match(if_none_match)
     .send()
     .await;
 ```*/
@@ -4330,9 +4512,14 @@ Sends a `DELETE` request to `/api/v1/orders/{id}`
 
 Arguments:
 - `id`: The resource id (a UUID).
+- `if_match`: Go ahead only if the resource's current `ETag` is one of these (strong comparison;
+a list, or `*` for any current version); otherwise the answer is 412
+`precondition_failed` and nothing changes. Without it, the change is made whatever
+the current version.
 ```ignore
 let response = client.delete_order()
     .id(id)
+    .if_match(if_match)
     .send()
     .await;
 ```*/
@@ -4346,10 +4533,15 @@ Sends a `PATCH` request to `/api/v1/orders/{id}`
 
 Arguments:
 - `id`: The resource id (a UUID).
+- `if_match`: Go ahead only if the resource's current `ETag` is one of these (strong comparison;
+a list, or `*` for any current version); otherwise the answer is 412
+`precondition_failed` and nothing changes. Without it, the change is made whatever
+the current version.
 - `body`
 ```ignore
 let response = client.update_order()
     .id(id)
+    .if_match(if_match)
     .body(body)
     .send()
     .await;
@@ -4837,18 +5029,36 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct GetMe<'a> {
         client: &'a super::Client,
+        if_none_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> GetMe<'a> {
         pub fn new(client: &'a super::Client) -> Self {
-            Self { client: client }
+            Self {
+                client: client,
+                if_none_match: Ok(None),
+            }
+        }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_none_match failed"
+                        .to_string()
+                });
+            self
         }
         ///Sends a `GET` request to `/api/v1/users/me`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::User>, Error<types::Problem>> {
-            let Self { client } = self;
+            let Self { client, if_none_match } = self;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/users/me", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -4856,6 +5066,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4913,16 +5126,34 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct DeleteMe<'a> {
         client: &'a super::Client,
+        if_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> DeleteMe<'a> {
         pub fn new(client: &'a super::Client) -> Self {
-            Self { client: client }
+            Self {
+                client: client,
+                if_match: Ok(None),
+            }
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_match failed"
+                        .to_string()
+                });
+            self
         }
         ///Sends a `DELETE` request to `/api/v1/users/me`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
-            let Self { client } = self;
+            let Self { client, if_match } = self;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/users/me", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -4930,6 +5161,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -4957,6 +5191,13 @@ pub mod builder {
                     )
                 }
                 409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -4994,14 +5235,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct UpdateMe<'a> {
         client: &'a super::Client,
+        if_match: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::UserUpdate, String>,
     }
     impl<'a> UpdateMe<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                if_match: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_match failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -5029,12 +5285,13 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::User>, Error<types::Problem>> {
-            let Self { client, body } = self;
+            let Self { client, if_match, body } = self;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::UserUpdate::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/users/me", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5042,6 +5299,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5077,6 +5337,13 @@ pub mod builder {
                     )
                 }
                 409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -5266,12 +5533,14 @@ pub mod builder {
     pub struct GetUser<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
+        if_none_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> GetUser<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                if_none_match: Ok(None),
             }
         }
         pub fn id<V>(mut self, value: V) -> Self
@@ -5285,16 +5554,30 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/api/v1/users/{id}`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::User>, Error<types::Problem>> {
-            let Self { client, id } = self;
+            let Self { client, id, if_none_match } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/v1/users/{}", client.baseurl, encode_path(& id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5302,6 +5585,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5381,12 +5667,14 @@ pub mod builder {
     pub struct DeleteUser<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
+        if_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> DeleteUser<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                if_match: Ok(None),
             }
         }
         pub fn id<V>(mut self, value: V) -> Self
@@ -5400,14 +5688,28 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `DELETE` request to `/api/v1/users/{id}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
-            let Self { client, id } = self;
+            let Self { client, id, if_match } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/v1/users/{}", client.baseurl, encode_path(& id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5415,6 +5717,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5462,6 +5767,13 @@ pub mod builder {
                         ),
                     )
                 }
+                412u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 413u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -5501,6 +5813,7 @@ pub mod builder {
     pub struct UpdateUser<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
+        if_match: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::UserUpdate, String>,
     }
     impl<'a> UpdateUser<'a> {
@@ -5508,6 +5821,7 @@ pub mod builder {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                if_match: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -5519,6 +5833,19 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_match failed"
+                        .to_string()
                 });
             self
         }
@@ -5548,15 +5875,16 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::User>, Error<types::Problem>> {
-            let Self { client, id, body } = self;
+            let Self { client, id, if_match, body } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::UserUpdate::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/v1/users/{}", client.baseurl, encode_path(& id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5564,6 +5892,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5606,6 +5937,13 @@ pub mod builder {
                     )
                 }
                 409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -5660,6 +5998,7 @@ pub mod builder {
         cursor: Result<Option<types::Cursor>, String>,
         limit: Result<Option<::std::num::NonZeroU64>, String>,
         offset: Result<Option<i64>, String>,
+        if_none_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ListAuthors<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -5668,6 +6007,7 @@ pub mod builder {
                 cursor: Ok(None),
                 limit: Ok(None),
                 offset: Ok(None),
+                if_none_match: Ok(None),
             }
         }
         pub fn cursor<V>(mut self, value: V) -> Self
@@ -5703,16 +6043,30 @@ pub mod builder {
                 .map_err(|_| "conversion to `i64` for offset failed".to_string());
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/api/v1/authors`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::AuthorPage>, Error<types::Problem>> {
-            let Self { client, cursor, limit, offset } = self;
+            let Self { client, cursor, limit, offset, if_none_match } = self;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let offset = offset.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/authors", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5720,6 +6074,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -5903,12 +6260,14 @@ pub mod builder {
     pub struct GetAuthor<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
+        if_none_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> GetAuthor<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                if_none_match: Ok(None),
             }
         }
         pub fn id<V>(mut self, value: V) -> Self
@@ -5922,16 +6281,30 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/api/v1/authors/{id}`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Author>, Error<types::Problem>> {
-            let Self { client, id } = self;
+            let Self { client, id, if_none_match } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/v1/authors/{}", client.baseurl, encode_path(& id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -5939,6 +6312,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6004,12 +6380,14 @@ pub mod builder {
     pub struct DeleteAuthor<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
+        if_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> DeleteAuthor<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                if_match: Ok(None),
             }
         }
         pub fn id<V>(mut self, value: V) -> Self
@@ -6023,14 +6401,28 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `DELETE` request to `/api/v1/authors/{id}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
-            let Self { client, id } = self;
+            let Self { client, id, if_match } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/v1/authors/{}", client.baseurl, encode_path(& id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6038,6 +6430,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6085,6 +6480,13 @@ pub mod builder {
                         ),
                     )
                 }
+                412u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 413u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -6124,6 +6526,7 @@ pub mod builder {
     pub struct UpdateAuthor<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
+        if_match: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::AuthorUpdate, String>,
     }
     impl<'a> UpdateAuthor<'a> {
@@ -6131,6 +6534,7 @@ pub mod builder {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                if_match: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -6142,6 +6546,19 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_match failed"
+                        .to_string()
                 });
             self
         }
@@ -6171,8 +6588,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Author>, Error<types::Problem>> {
-            let Self { client, id, body } = self;
+            let Self { client, id, if_match, body } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::AuthorUpdate::try_from(v).map_err(|e| e.to_string())
@@ -6181,7 +6599,7 @@ pub mod builder {
             let url = format!(
                 "{}/api/v1/authors/{}", client.baseurl, encode_path(& id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6189,6 +6607,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6224,6 +6645,13 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -6275,6 +6703,7 @@ pub mod builder {
         min_price: Result<Option<types::Money>, String>,
         offset: Result<Option<i64>, String>,
         q: Result<Option<types::ListBooksQ>, String>,
+        if_none_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ListBooks<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -6287,6 +6716,7 @@ pub mod builder {
                 min_price: Ok(None),
                 offset: Ok(None),
                 q: Ok(None),
+                if_none_match: Ok(None),
             }
         }
         pub fn author_id<V>(mut self, value: V) -> Self
@@ -6364,6 +6794,19 @@ pub mod builder {
                 .map_err(|_| "conversion to `ListBooksQ` for q failed".to_string());
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/api/v1/books`
         pub async fn send(
             self,
@@ -6377,6 +6820,7 @@ pub mod builder {
                 min_price,
                 offset,
                 q,
+                if_none_match,
             } = self;
             let author_id = author_id.map_err(Error::InvalidRequest)?;
             let cursor = cursor.map_err(Error::InvalidRequest)?;
@@ -6385,8 +6829,9 @@ pub mod builder {
             let min_price = min_price.map_err(Error::InvalidRequest)?;
             let offset = offset.map_err(Error::InvalidRequest)?;
             let q = q.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/books", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6394,6 +6839,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6579,12 +7027,14 @@ pub mod builder {
     pub struct GetBook<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
+        if_none_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> GetBook<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                if_none_match: Ok(None),
             }
         }
         pub fn id<V>(mut self, value: V) -> Self
@@ -6598,16 +7048,30 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/api/v1/books/{id}`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Book>, Error<types::Problem>> {
-            let Self { client, id } = self;
+            let Self { client, id, if_none_match } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/v1/books/{}", client.baseurl, encode_path(& id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6615,6 +7079,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6680,12 +7147,14 @@ pub mod builder {
     pub struct DeleteBook<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
+        if_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> DeleteBook<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                if_match: Ok(None),
             }
         }
         pub fn id<V>(mut self, value: V) -> Self
@@ -6699,14 +7168,28 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `DELETE` request to `/api/v1/books/{id}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
-            let Self { client, id } = self;
+            let Self { client, id, if_match } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/v1/books/{}", client.baseurl, encode_path(& id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6714,6 +7197,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6761,6 +7247,13 @@ pub mod builder {
                         ),
                     )
                 }
+                412u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 413u16 => {
                     Err(
                         Error::ErrorResponse(
@@ -6800,6 +7293,7 @@ pub mod builder {
     pub struct UpdateBook<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
+        if_match: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::BookUpdate, String>,
     }
     impl<'a> UpdateBook<'a> {
@@ -6807,6 +7301,7 @@ pub mod builder {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                if_match: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -6818,6 +7313,19 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_match failed"
+                        .to_string()
                 });
             self
         }
@@ -6847,15 +7355,16 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Book>, Error<types::Problem>> {
-            let Self { client, id, body } = self;
+            let Self { client, id, if_match, body } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::BookUpdate::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/v1/books/{}", client.baseurl, encode_path(& id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -6863,6 +7372,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -6898,6 +7410,13 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7088,14 +7607,29 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct CreateOrder<'a> {
         client: &'a super::Client,
+        idempotency_key: Result<Option<types::CreateOrderIdempotencyKey>, String>,
         body: Result<types::builder::OrderCreate, String>,
     }
     impl<'a> CreateOrder<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                idempotency_key: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
+        }
+        pub fn idempotency_key<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<types::CreateOrderIdempotencyKey>,
+        {
+            self.idempotency_key = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `CreateOrderIdempotencyKey` for idempotency_key failed"
+                        .to_string()
+                });
+            self
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
@@ -7123,12 +7657,13 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Order>, Error<types::Problem>> {
-            let Self { client, body } = self;
+            let Self { client, idempotency_key, body } = self;
+            let idempotency_key = idempotency_key.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| types::OrderCreate::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/v1/orders", client.baseurl,);
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -7136,6 +7671,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = idempotency_key {
+                header_map.append("Idempotency-Key", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7157,6 +7695,13 @@ pub mod builder {
             match response.status().as_u16() {
                 201u16 => ResponseValue::from_response(response).await,
                 401u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                409u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7202,12 +7747,14 @@ pub mod builder {
     pub struct GetOrder<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
+        if_none_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> GetOrder<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                if_none_match: Ok(None),
             }
         }
         pub fn id<V>(mut self, value: V) -> Self
@@ -7221,16 +7768,30 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_none_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_none_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_none_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `GET` request to `/api/v1/orders/{id}`
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Order>, Error<types::Problem>> {
-            let Self { client, id } = self;
+            let Self { client, id, if_none_match } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let if_none_match = if_none_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/v1/orders/{}", client.baseurl, encode_path(& id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -7238,6 +7799,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_none_match {
+                header_map.append("If-None-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7310,12 +7874,14 @@ pub mod builder {
     pub struct DeleteOrder<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
+        if_match: Result<Option<::std::string::String>, String>,
     }
     impl<'a> DeleteOrder<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                if_match: Ok(None),
             }
         }
         pub fn id<V>(mut self, value: V) -> Self
@@ -7329,14 +7895,28 @@ pub mod builder {
                 });
             self
         }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_match failed"
+                        .to_string()
+                });
+            self
+        }
         ///Sends a `DELETE` request to `/api/v1/orders/{id}`
         pub async fn send(self) -> Result<ResponseValue<()>, Error<types::Problem>> {
-            let Self { client, id } = self;
+            let Self { client, id, if_match } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/api/v1/orders/{}", client.baseurl, encode_path(& id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -7344,6 +7924,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7378,6 +7961,13 @@ pub mod builder {
                     )
                 }
                 404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,
@@ -7423,6 +8013,7 @@ pub mod builder {
     pub struct UpdateOrder<'a> {
         client: &'a super::Client,
         id: Result<::uuid::Uuid, String>,
+        if_match: Result<Option<::std::string::String>, String>,
         body: Result<types::builder::OrderStatusUpdate, String>,
     }
     impl<'a> UpdateOrder<'a> {
@@ -7430,6 +8021,7 @@ pub mod builder {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
+                if_match: Ok(None),
                 body: Ok(::std::default::Default::default()),
             }
         }
@@ -7441,6 +8033,19 @@ pub mod builder {
                 .try_into()
                 .map_err(|_| {
                     "conversion to `:: uuid :: Uuid` for id failed".to_string()
+                });
+            self
+        }
+        pub fn if_match<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.if_match = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for if_match failed"
+                        .to_string()
                 });
             self
         }
@@ -7472,8 +8077,9 @@ pub mod builder {
         pub async fn send(
             self,
         ) -> Result<ResponseValue<types::Order>, Error<types::Problem>> {
-            let Self { client, id, body } = self;
+            let Self { client, id, if_match, body } = self;
             let id = id.map_err(Error::InvalidRequest)?;
+            let if_match = if_match.map_err(Error::InvalidRequest)?;
             let body = body
                 .and_then(|v| {
                     types::OrderStatusUpdate::try_from(v).map_err(|e| e.to_string())
@@ -7482,7 +8088,7 @@ pub mod builder {
             let url = format!(
                 "{}/api/v1/orders/{}", client.baseurl, encode_path(& id.to_string()),
             );
-            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(2usize);
             header_map
                 .append(
                     ::reqwest::header::HeaderName::from_static("api-version"),
@@ -7490,6 +8096,9 @@ pub mod builder {
                         super::Client::api_version(),
                     ),
                 );
+            if let Some(value) = if_match {
+                header_map.append("If-Match", value.to_string().try_into()?);
+            }
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -7532,6 +8141,13 @@ pub mod builder {
                     )
                 }
                 409u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                412u16 => {
                     Err(
                         Error::ErrorResponse(
                             ResponseValue::from_response(response).await?,

@@ -2,15 +2,25 @@
 //!
 //! # The generated part
 //!
-//! Everything but [`authenticated`], [`InvalidToken`] and [`Client::log_in`] is generated
-//! from the contract by progenitor, into `src/generated.rs`: [`Client`] with one method per
-//! operation, named after its `operationId`, each returning a builder for the operation's
-//! parameters and body; the request and response bodies in [`types`]; and
+//! Everything but [`authenticated`], [`InvalidToken`], [`Client::log_in`], the readers of
+//! answer headers and the lists' `stream` (both below) is generated from the contract by
+//! progenitor, into `src/generated.rs`: [`Client`] with one method per operation, named
+//! after its `operationId`, each returning a builder for the operation's parameters and
+//! body; the request and response bodies in [`types`]; and
 //! [`CONTRACT_VERSION`], the contract's `info.version`, which is also this crate's version.
 //!
 //! A documented error answer arrives as [`Error::ErrorResponse`] holding a
 //! [`types::Problem`]; an answer the contract does not declare arrives as
 //! [`Error::UnexpectedResponse`].
+//!
+//! Money fields (`price`, `total_amount`) are exact decimal strings such as `"19.99"`.
+//!
+//! # Conditional requests and safe retries
+//!
+//! `GET`s take `.if_none_match(etag)`, `PATCH`es and `DELETE`s `.if_match(etag)`, and
+//! `create_order` `.idempotency_key(key)`; [`etag`], [`not_modified`], [`replayed`] and
+//! [`retry_after`] read the answers. The example `safe_writes` shows a safe-retry loop for
+//! placing an order and an optimistic-update loop for a book.
 //!
 //! # Lists
 //!
@@ -35,6 +45,10 @@ use futures::{Stream, TryStreamExt as _};
 mod generated;
 
 pub use generated::*;
+
+mod conditional;
+
+pub use conditional::{etag, not_modified, replayed, retry_after};
 
 /// How long a request may take before the client gives up.
 const TIMEOUT: Duration = Duration::from_secs(30);

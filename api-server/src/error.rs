@@ -29,6 +29,21 @@ pub enum AppError {
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
 
+    /// The resource is no longer in the state the change was made against (it changed
+    /// since the client read it): nothing was changed.
+    #[error("precondition failed")]
+    PreconditionFailed,
+
+    /// An idempotency key was sent again with another request than the one it was first
+    /// used with.
+    #[error("idempotency key reused with another request")]
+    IdempotencyKeyReused,
+
+    /// The request first sent with this idempotency key is still being processed: try
+    /// again after `retry_after`.
+    #[error("idempotency key in flight")]
+    IdempotencyKeyInFlight { retry_after: std::time::Duration },
+
     /// Too many failed attempts: try again after `retry_after`.
     #[error("too many requests")]
     TooManyRequests { retry_after: std::time::Duration },

@@ -15,7 +15,8 @@
 //!   table, database errors mapped by constraint name into domain errors.
 //!
 //! Shared below them: [`domain`] (validated types), [`error`], [`settings`] (a leaf),
-//! [`db`] (the database handle), [`auth`] (sessions, passwords, login throttling); beside
+//! [`db`] (the database handle), [`auth`] (sessions, passwords, login throttling),
+//! [`idempotency`] (the answers recorded for retries, and their purge); beside
 //! the resource APIs: [`http`] (the HTTP edge) and [`operations`] (health and metrics).
 
 pub mod admin;
@@ -26,6 +27,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod idempotency;
 pub mod metrics;
 pub mod operations;
 pub mod orders;

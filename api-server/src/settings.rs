@@ -62,6 +62,9 @@ pub struct Settings {
     pub signup_window: Duration,
     /// The most sessions one account keeps (its oldest end); 0 for no limit.
     pub max_sessions_per_user: usize,
+    /// How long the answer to a request with an `Idempotency-Key` is kept for its
+    /// retries (`IDEMPOTENCY_KEY_TTL_HOURS`).
+    pub idempotency_key_ttl: Duration,
     /// Proxies whose `X-Forwarded-For` names the client (`TRUSTED_PROXIES`).
     pub trusted_proxies: Vec<IpNet>,
     /// The longest a client may take to send a request's headers, and the longest an
@@ -186,6 +189,7 @@ impl Settings {
             signup_max_per_client: number(&get, "SIGNUP_MAX_PER_CLIENT", 20)?,
             signup_window: Duration::from_secs(positive(&get, "SIGNUP_WINDOW_SECONDS", 3600)?),
             max_sessions_per_user: number(&get, "MAX_SESSIONS_PER_USER", 50)?,
+            idempotency_key_ttl: Duration::from_secs(idempotency_key_ttl_hours(&get)? * 3600),
             trusted_proxies: networks(get("TRUSTED_PROXIES"))?,
             header_read_timeout: Duration::from_secs(number(
                 &get,
@@ -267,6 +271,15 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
+/// `IDEMPOTENCY_KEY_TTL_HOURS`: 1 to 8760 (a year).
+fn idempotency_key_ttl_hours(get: &impl Fn(&str) -> Option<String>) -> anyhow::Result<u64> {
+    let hours = positive(get, "IDEMPOTENCY_KEY_TTL_HOURS", 24)?;
+    if hours > 8760 {
+        bail!("IDEMPOTENCY_KEY_TTL_HOURS must be at most 8760 (a year)");
+    }
+    Ok(hours)
+}
+
 /// A number of at least 1.
 fn positive(get: &impl Fn(&str) -> Option<String>, key: &str, default: u64) -> anyhow::Result<u64> {
     let value: u64 = number(get, key, default)?;
@@ -313,6 +326,7 @@ mod tests {
         assert_eq!((s.host.as_str(), s.port), ("0.0.0.0", 8080));
         assert_eq!(s.access_token_ttl, Duration::from_secs(30 * 60));
         assert_eq!(s.bcrypt_cost, 12);
+        assert_eq!(s.idempotency_key_ttl, Duration::from_secs(24 * 3600));
         assert!(s.admin.is_none());
         Ok(())
     }
@@ -332,6 +346,8 @@ mod tests {
             ("DATABASE_QUERY_MODE", "extended"),
             ("TRUSTED_PROXIES", "a-load-balancer"),
             ("SIGNUP_MAX_PER_CLIENT", "-1"),
+            ("IDEMPOTENCY_KEY_TTL_HOURS", "0"),
+            ("IDEMPOTENCY_KEY_TTL_HOURS", "8761"),
         ] {
             let err = settings(&[(key, value)])
                 .map(|_| ())

@@ -25,6 +25,7 @@ use crate::http::observe::Observe;
 use crate::http::problem::error_response;
 use crate::http::security::SecurityHeaders;
 use crate::http::serve::{ServeLimits, serve};
+use crate::idempotency::{self, IdempotencyRecords};
 use crate::metrics::Metrics;
 use crate::operations::{HealthApi, MetricsApi};
 use crate::orders::api::OrdersApi;
@@ -100,6 +101,8 @@ pub struct Application {
     metrics: Option<(TcpListener, BoxEndpoint<'static>)>,
     db: Db,
     sessions: SessionStore,
+    /// The records of idempotency keys, purged while the server runs.
+    records: IdempotencyRecords,
     app: BoxEndpoint<'static>,
     limits: ServeLimits,
 }
@@ -140,6 +143,7 @@ impl Application {
             metrics,
             db: wired.db.clone(),
             sessions: wired.sessions.clone(),
+            records: IdempotencyRecords::new(wired.db.clone(), settings.idempotency_key_ttl),
             app: routes(wired, &settings)?.boxed(),
             limits: ServeLimits {
                 header_read_timeout: settings.header_read_timeout,
@@ -202,11 +206,13 @@ impl Application {
             let stopped = signal(stopped.clone());
             tokio::spawn(serve(listener, endpoint, self.limits, stopped))
         });
+        let purge = tokio::spawn(idempotency::run_purge(self.records));
         let api = serve(self.listener, self.app, self.limits, signal(stopped));
         let (served, ()) = tokio::join!(api, async {
             shutdown.await;
             let _ = stop.send(true);
         });
+        purge.abort();
         served?;
         if let Some(metrics) = metrics {
             metrics.await??;
@@ -275,7 +281,7 @@ fn wire(settings: &Settings) -> anyhow::Result<Wired> {
             books: books::service(db.clone()),
         },
         orders: OrdersApi {
-            orders: orders::service(db.clone()),
+            orders: orders::service(db.clone(), sessions.clone(), settings),
         },
         metrics: MetricsApi {
             metrics: Metrics::new(db.clone(), sessions.clone())?,

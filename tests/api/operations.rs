@@ -231,7 +231,14 @@ async fn every_answer_has_the_security_headers() {
         } else {
             assert!(csp.starts_with("default-src 'none'"), "{path}: {csp}");
             assert!(!csp.contains("script-src"), "{path}: {csp}");
-            assert_eq!(header(headers, "cache-control"), Some("no-store"), "{path}");
+            // The public catalogue may be kept by caches that revalidate it; nothing
+            // else may be kept at all (see tests/api/retries.rs for the rest).
+            let caching = if path == "/api/v1/books" {
+                "public, no-cache"
+            } else {
+                "no-store"
+            };
+            assert_eq!(header(headers, "cache-control"), Some(caching), "{path}");
         }
     }
 }
@@ -300,7 +307,42 @@ async fn a_listed_origin_may_read_answers_and_their_request_id() {
     assert_eq!(header(headers, "access-control-allow-origin"), Some(SHOP));
     let exposed = header(headers, "access-control-expose-headers").unwrap();
     assert!(exposed.contains(REQUEST_ID), "{exposed}");
+    for conditional in ["etag", "idempotent-replayed", "retry-after"] {
+        assert!(exposed.contains(conditional), "{exposed}");
+    }
     assert_eq!(header(headers, "access-control-allow-credentials"), None);
+    // Whether the answer is readable depends on Origin: caches must keep them apart.
+    let vary = header(headers, "vary")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(vary.contains("origin"), "{vary}");
+}
+
+#[tokio::test]
+async fn a_listed_origin_may_send_conditional_and_idempotent_requests() {
+    let app = spawn_with_cors().await;
+
+    for (method, requested) in [
+        ("PATCH", "authorization, content-type, if-match"),
+        ("GET", "if-none-match"),
+        ("POST", "authorization, content-type, idempotency-key"),
+    ] {
+        let resp = send(
+            call(&app, Method::OPTIONS, "/api/v1/books")
+                .header(header::ORIGIN, SHOP)
+                .header(header::ACCESS_CONTROL_REQUEST_METHOD, method)
+                .header(header::ACCESS_CONTROL_REQUEST_HEADERS, requested),
+        )
+        .await;
+
+        assert!(resp.status().is_success(), "{method}: {}", resp.status());
+        let allowed = header(resp.headers(), "access-control-allow-headers")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        for name in requested.split(", ") {
+            assert!(allowed.contains(name), "{method} {name}: {allowed}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -7,9 +7,13 @@ use poem_openapi::payload::Json;
 use uuid::Uuid;
 
 use super::service::AuthorService;
-use super::wire::{Author, AuthorCreate, AuthorPage, AuthorUpdate};
+use super::wire::{self, Author, AuthorCreate, AuthorPage, AuthorUpdate};
+use crate::http::conditional::{IfMatch, IfNoneMatch};
 use crate::http::page::{Cursor, Limit, Offset, page_request};
-use crate::http::problem::{CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, UNPROCESSABLE};
+use crate::http::problem::{
+    CONFLICT, FORBIDDEN, NOT_FOUND, PRECONDITION_FAILED, UNAUTHORIZED, UNPROCESSABLE,
+};
+use crate::http::tagged::{Cacheable, Caching, Tagged};
 use crate::http::{ApiResult, ApiTags, Created, NoContent, freshness};
 use crate::users::BearerAuth;
 
@@ -43,10 +47,17 @@ impl AuthorsApi {
         offset: Query<Offset>,
         /// Start after this position: the `next_cursor` of the page before.
         cursor: Query<Option<Cursor>>,
-    ) -> ApiResult<Json<AuthorPage>, { UNPROCESSABLE }> {
+        /// The page's `ETag` from an earlier answer: 304 if it is still current.
+        #[oai(name = "If-None-Match")]
+        if_none_match: IfNoneMatch,
+    ) -> ApiResult<Cacheable<AuthorPage>, { UNPROCESSABLE }> {
         let page = page_request(limit.0, offset.0, cursor.0);
         let page = self.authors.list(page, freshness(headers)).await?;
-        Ok(Json(page.into()))
+        Ok(Cacheable::new(
+            &page.into(),
+            &if_none_match,
+            Caching::Public,
+        ))
     }
 
     /// One author.
@@ -55,9 +66,15 @@ impl AuthorsApi {
         &self,
         headers: &HeaderMap,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<Author>, { NOT_FOUND | UNPROCESSABLE }> {
-        Ok(Json(
-            self.authors.get(id.0, freshness(headers)).await?.into(),
+        /// The author's `ETag` from an earlier answer: 304 if it is still current.
+        #[oai(name = "If-None-Match")]
+        if_none_match: IfNoneMatch,
+    ) -> ApiResult<Cacheable<Author>, { NOT_FOUND | UNPROCESSABLE }> {
+        let author = self.authors.get(id.0, freshness(headers)).await?;
+        Ok(Cacheable::new(
+            &author.into(),
+            &if_none_match,
+            Caching::Public,
         ))
     }
 
@@ -67,12 +84,21 @@ impl AuthorsApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
+        /// Change the author only if its `ETag` is still this one (else 412).
+        #[oai(name = "If-Match")]
+        if_match: IfMatch,
         body: Json<AuthorUpdate>,
-    ) -> ApiResult<Json<Author>, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE }> {
+    ) -> ApiResult<
+        Tagged<Author>,
+        { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE | PRECONDITION_FAILED },
+    > {
         let changes = body.0.into();
-        Ok(Json(
-            self.authors.update(&auth.0, id.0, changes).await?.into(),
-        ))
+        let expected = if_match.precondition(wire::etag);
+        let author = self
+            .authors
+            .update(&auth.0, id.0, changes, expected)
+            .await?;
+        Ok(Tagged::new(&author.into()))
     }
 
     /// Delete an author who has no books (administrators only).
@@ -81,9 +107,15 @@ impl AuthorsApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<NoContent, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>
-    {
-        self.authors.delete(&auth.0, id.0).await?;
+        /// Delete the author only if its `ETag` is still this one (else 412).
+        #[oai(name = "If-Match")]
+        if_match: IfMatch,
+    ) -> ApiResult<
+        NoContent,
+        { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE | PRECONDITION_FAILED },
+    > {
+        let expected = if_match.precondition(wire::etag);
+        self.authors.delete(&auth.0, id.0, expected).await?;
         Ok(NoContent::Done)
     }
 }

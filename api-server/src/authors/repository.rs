@@ -1,12 +1,12 @@
 //! Storage of authors. SQL only: no HTTP, no business rules.
 
 use chrono::{DateTime, Utc};
-use sea_query::{Condition, Expr, ExprTrait, Iden, Query, SelectStatement};
+use sea_query::{Condition, Expr, ExprTrait, Iden, LockType, Query, SelectStatement};
 use uuid::Uuid;
 
 use super::model::{Author, AuthorChanges, NewAuthor};
-use crate::db::{Db, Listing};
-use crate::domain::{Freshness, Page, PageRequest};
+use crate::db::{Db, DbError, Listing};
+use crate::domain::{Freshness, Page, PageRequest, Precondition};
 use crate::error::AppError;
 
 #[derive(Iden, Clone, Copy)]
@@ -99,10 +99,14 @@ impl AuthorRepository {
         Ok(page.map(Into::into))
     }
 
+    /// Applies `changes` if the author meets `expected`; `None` if there is no such
+    /// author. With a precondition, the author's row is locked, checked and changed in
+    /// one transaction.
     pub async fn update(
         &self,
         id: Uuid,
         changes: AuthorChanges,
+        expected: &Precondition<Author>,
     ) -> Result<Option<Author>, AppError> {
         let mut stmt = Query::update();
         stmt.table(Authors::Table)
@@ -115,28 +119,73 @@ impl AuthorRepository {
         if let Some(bio) = changes.bio {
             stmt.value(Authors::Bio, bio.map(|bio| bio.into_inner()));
         }
-        let row: Option<AuthorRow> = self.db.fetch_optional(&stmt).await?;
+        if !expected.is_set() {
+            let row: Option<AuthorRow> = self.db.fetch_optional(&stmt).await?;
+            return Ok(row.map(Into::into));
+        }
+        let mut tx = self.db.begin().await?;
+        let current: Option<AuthorRow> = tx.fetch_optional(&locked(id)).await?;
+        let Some(current) = current else {
+            return Ok(None);
+        };
+        if !expected.holds(&current.into()) {
+            return Err(AppError::PreconditionFailed);
+        }
+        let row: Option<AuthorRow> = tx.fetch_optional(&stmt).await?;
+        tx.commit().await?;
         Ok(row.map(Into::into))
     }
 
-    /// Deletes the author; `false` if there was none. An author who still has books
-    /// (`books_author_id_fkey`) is a conflict.
-    pub async fn delete(&self, id: Uuid) -> Result<bool, AppError> {
+    /// Deletes the author if it meets `expected`; `false` if there was none. An author
+    /// who still has books (`books_author_id_fkey`) is a conflict.
+    pub async fn delete(
+        &self,
+        id: Uuid,
+        expected: &Precondition<Author>,
+    ) -> Result<bool, AppError> {
         let stmt = Query::delete()
             .from_table(Authors::Table)
             .and_where(Expr::col(Authors::Id).eq(id))
             .to_owned();
-        match self.db.execute(&stmt).await {
-            Ok(deleted) => Ok(deleted > 0),
-            Err(err) if err.constraint() == Some("books_author_id_fkey") => {
-                Err(AppError::conflict(
-                    "author_has_books",
-                    "The author still has books; delete or reassign them first.",
-                ))
-            }
-            Err(err) => Err(err.into()),
+        if !expected.is_set() {
+            return self
+                .db
+                .execute(&stmt)
+                .await
+                .map(|n| n > 0)
+                .map_err(has_books);
         }
+        let mut tx = self.db.begin().await?;
+        let current: Option<AuthorRow> = tx.fetch_optional(&locked(id)).await?;
+        let Some(current) = current else {
+            return Ok(false);
+        };
+        if !expected.holds(&current.into()) {
+            return Err(AppError::PreconditionFailed);
+        }
+        let deleted = tx.execute(&stmt).await.map_err(has_books)?;
+        tx.commit().await?;
+        Ok(deleted > 0)
     }
+}
+
+/// The author still has books.
+fn has_books(err: DbError) -> AppError {
+    match err.constraint() {
+        Some("books_author_id_fkey") => AppError::conflict(
+            "author_has_books",
+            "The author still has books; delete or reassign them first.",
+        ),
+        _ => err.into(),
+    }
+}
+
+/// The author's row, locked until the end of the transaction.
+fn locked(id: Uuid) -> SelectStatement {
+    select()
+        .and_where(Expr::col(Authors::Id).eq(id))
+        .lock(LockType::Update)
+        .to_owned()
 }
 
 fn select() -> SelectStatement {

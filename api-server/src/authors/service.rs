@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::model::{Author, AuthorChanges, NewAuthor};
 use super::repository::AuthorRepository;
-use crate::domain::{Freshness, Page, PageRequest};
+use crate::domain::{Freshness, Page, PageRequest, Precondition};
 use crate::error::AppError;
 use crate::users::Caller;
 
@@ -43,18 +43,24 @@ impl AuthorService {
         caller: &Caller,
         id: Uuid,
         changes: AuthorChanges,
+        expected: Precondition<Author>,
     ) -> Result<Author, AppError> {
         caller.require_admin()?;
         self.authors
-            .update(id, changes)
+            .update(id, changes, &expected)
             .await?
             .ok_or(AppError::NotFound("author"))
     }
 
-    /// Deletes an author who has no books.
-    pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), AppError> {
+    /// Deletes an author who has no books (and meets `expected`).
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        expected: Precondition<Author>,
+    ) -> Result<(), AppError> {
         caller.require_admin()?;
-        if self.authors.delete(id).await? {
+        if self.authors.delete(id, &expected).await? {
             Ok(())
         } else {
             Err(AppError::NotFound("author"))

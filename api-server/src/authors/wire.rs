@@ -7,6 +7,7 @@ use poem_openapi::types::MaybeUndefined;
 use uuid::Uuid;
 
 use super::model::{self, AuthorChanges, AuthorName, Bio, NewAuthor};
+use crate::http::conditional::ETag;
 use crate::http::page::page_of;
 use crate::http::text::FreeText;
 use crate::http::types::{Absent, patch};
@@ -32,6 +33,11 @@ impl From<model::Author> for Author {
             updated_at: author.updated_at,
         }
     }
+}
+
+/// The `ETag` of an author's representation.
+pub fn etag(author: &model::Author) -> ETag {
+    ETag::of(&Author::from(author.clone()))
 }
 
 page_of!(

@@ -7,10 +7,14 @@ use poem_openapi::payload::Json;
 use uuid::Uuid;
 
 use super::service::BookService;
-use super::wire::{Book, BookCreate, BookPage, BookUpdate, book_filter};
+use super::wire::{self, Book, BookCreate, BookPage, BookUpdate, book_filter};
 use crate::domain::Money;
+use crate::http::conditional::{IfMatch, IfNoneMatch};
 use crate::http::page::{Cursor, Limit, Offset, page_request};
-use crate::http::problem::{CONFLICT, FORBIDDEN, NOT_FOUND, UNAUTHORIZED, UNPROCESSABLE};
+use crate::http::problem::{
+    CONFLICT, FORBIDDEN, NOT_FOUND, PRECONDITION_FAILED, UNAUTHORIZED, UNPROCESSABLE,
+};
+use crate::http::tagged::{Cacheable, Caching, Tagged};
 use crate::http::text::Search;
 use crate::http::{ApiResult, ApiTags, Created, NoContent, freshness};
 use crate::users::BearerAuth;
@@ -54,7 +58,10 @@ impl BooksApi {
         offset: Query<Offset>,
         /// Start after this position: the `next_cursor` of the page before.
         cursor: Query<Option<Cursor>>,
-    ) -> ApiResult<Json<BookPage>, { UNPROCESSABLE }> {
+        /// The page's `ETag` from an earlier answer: 304 if it is still current.
+        #[oai(name = "If-None-Match")]
+        if_none_match: IfNoneMatch,
+    ) -> ApiResult<Cacheable<BookPage>, { UNPROCESSABLE }> {
         let filter = book_filter(author_id.0, q.0, min_price.0, max_price.0);
         let page = self
             .books
@@ -64,7 +71,11 @@ impl BooksApi {
                 freshness(headers),
             )
             .await?;
-        Ok(Json(page.into()))
+        Ok(Cacheable::new(
+            &page.into(),
+            &if_none_match,
+            Caching::Public,
+        ))
     }
 
     /// One book.
@@ -73,8 +84,16 @@ impl BooksApi {
         &self,
         headers: &HeaderMap,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<Book>, { NOT_FOUND | UNPROCESSABLE }> {
-        Ok(Json(self.books.get(id.0, freshness(headers)).await?.into()))
+        /// The book's `ETag` from an earlier answer: 304 if it is still current.
+        #[oai(name = "If-None-Match")]
+        if_none_match: IfNoneMatch,
+    ) -> ApiResult<Cacheable<Book>, { NOT_FOUND | UNPROCESSABLE }> {
+        let book = self.books.get(id.0, freshness(headers)).await?;
+        Ok(Cacheable::new(
+            &book.into(),
+            &if_none_match,
+            Caching::Public,
+        ))
     }
 
     /// Change a book (administrators only).
@@ -83,12 +102,18 @@ impl BooksApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
+        /// Change the book only if its `ETag` is still this one (else 412).
+        #[oai(name = "If-Match")]
+        if_match: IfMatch,
         body: Json<BookUpdate>,
-    ) -> ApiResult<Json<Book>, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE }> {
+    ) -> ApiResult<
+        Tagged<Book>,
+        { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE | PRECONDITION_FAILED },
+    > {
         let changes = body.0.into();
-        Ok(Json(
-            self.books.update(&auth.0, id.0, changes).await?.into(),
-        ))
+        let expected = if_match.precondition(wire::etag);
+        let book = self.books.update(&auth.0, id.0, changes, expected).await?;
+        Ok(Tagged::new(&book.into()))
     }
 
     /// Delete a book that has no orders (administrators only).
@@ -97,9 +122,15 @@ impl BooksApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<NoContent, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>
-    {
-        self.books.delete(&auth.0, id.0).await?;
+        /// Delete the book only if its `ETag` is still this one (else 412).
+        #[oai(name = "If-Match")]
+        if_match: IfMatch,
+    ) -> ApiResult<
+        NoContent,
+        { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE | PRECONDITION_FAILED },
+    > {
+        let expected = if_match.precondition(wire::etag);
+        self.books.delete(&auth.0, id.0, expected).await?;
         Ok(NoContent::Done)
     }
 }

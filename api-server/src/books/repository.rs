@@ -1,12 +1,12 @@
 //! Storage of books. SQL only: no HTTP, no business rules.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_query::{Condition, Expr, ExprTrait, Iden, LikeExpr, Query, SelectStatement};
+use sea_query::{Condition, Expr, ExprTrait, Iden, LikeExpr, LockType, Query, SelectStatement};
 use uuid::Uuid;
 
 use super::model::{Book, BookChanges, BookFilter, NewBook};
 use crate::db::{Db, DbError, Listing};
-use crate::domain::{Freshness, Money, Page, PageRequest};
+use crate::domain::{Freshness, Money, Page, PageRequest, Precondition};
 use crate::error::AppError;
 
 #[derive(Iden, Clone, Copy)]
@@ -115,9 +115,15 @@ impl BookRepository {
         Ok(page.map(Into::into))
     }
 
-    /// Applies `changes`; `None` if there is no such book. A missing author is invalid
-    /// input.
-    pub async fn update(&self, id: Uuid, changes: BookChanges) -> Result<Option<Book>, AppError> {
+    /// Applies `changes` if the book meets `expected`; `None` if there is no such book.
+    /// A missing author is invalid input. With a precondition, the book's row is locked,
+    /// checked and changed in one transaction.
+    pub async fn update(
+        &self,
+        id: Uuid,
+        changes: BookChanges,
+        expected: &Precondition<Book>,
+    ) -> Result<Option<Book>, AppError> {
         let mut stmt = Query::update();
         stmt.table(Books::Table)
             .value(Books::UpdatedAt, Utc::now())
@@ -139,30 +145,73 @@ impl BookRepository {
         if let Some(published_at) = changes.published_at {
             stmt.value(Books::PublishedAt, published_at);
         }
-        let row: Option<BookRow> = self
-            .db
-            .fetch_optional(&stmt)
-            .await
-            .map_err(missing_author)?;
+        if !expected.is_set() {
+            let row: Option<BookRow> = self
+                .db
+                .fetch_optional(&stmt)
+                .await
+                .map_err(missing_author)?;
+            return Ok(row.map(Into::into));
+        }
+        let mut tx = self.db.begin().await?;
+        let current: Option<BookRow> = tx.fetch_optional(&locked(id)).await?;
+        let Some(current) = current else {
+            return Ok(None);
+        };
+        if !expected.holds(&current.into()) {
+            return Err(AppError::PreconditionFailed);
+        }
+        let row: Option<BookRow> = tx.fetch_optional(&stmt).await.map_err(missing_author)?;
+        tx.commit().await?;
         Ok(row.map(Into::into))
     }
 
-    /// Deletes the book; `false` if there was none. A book with orders
-    /// (`orders_book_id_fkey`) is a conflict.
-    pub async fn delete(&self, id: Uuid) -> Result<bool, AppError> {
+    /// Deletes the book if it meets `expected`; `false` if there was none. A book with
+    /// orders (`orders_book_id_fkey`) is a conflict.
+    pub async fn delete(&self, id: Uuid, expected: &Precondition<Book>) -> Result<bool, AppError> {
         let stmt = Query::delete()
             .from_table(Books::Table)
             .and_where(Expr::col(Books::Id).eq(id))
             .to_owned();
-        match self.db.execute(&stmt).await {
-            Ok(deleted) => Ok(deleted > 0),
-            Err(err) if err.constraint() == Some("orders_book_id_fkey") => Err(AppError::conflict(
-                "book_has_orders",
-                "The book has orders and cannot be deleted.",
-            )),
-            Err(err) => Err(err.into()),
+        if !expected.is_set() {
+            return self
+                .db
+                .execute(&stmt)
+                .await
+                .map(|n| n > 0)
+                .map_err(has_orders);
         }
+        let mut tx = self.db.begin().await?;
+        let current: Option<BookRow> = tx.fetch_optional(&locked(id)).await?;
+        let Some(current) = current else {
+            return Ok(false);
+        };
+        if !expected.holds(&current.into()) {
+            return Err(AppError::PreconditionFailed);
+        }
+        let deleted = tx.execute(&stmt).await.map_err(has_orders)?;
+        tx.commit().await?;
+        Ok(deleted > 0)
     }
+}
+
+/// The book has orders.
+fn has_orders(err: DbError) -> AppError {
+    match err.constraint() {
+        Some("orders_book_id_fkey") => AppError::conflict(
+            "book_has_orders",
+            "The book has orders and cannot be deleted.",
+        ),
+        _ => err.into(),
+    }
+}
+
+/// The book's row, locked until the end of the transaction.
+fn locked(id: Uuid) -> SelectStatement {
+    select()
+        .and_where(Expr::col(Books::Id).eq(id))
+        .lock(LockType::Update)
+        .to_owned()
 }
 
 /// The book's author does not exist.

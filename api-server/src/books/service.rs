@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::model::{Book, BookChanges, BookFilter, NewBook};
 use super::repository::BookRepository;
-use crate::domain::{Freshness, Page, PageRequest};
+use crate::domain::{Freshness, Page, PageRequest, Precondition};
 use crate::error::AppError;
 use crate::users::Caller;
 
@@ -44,18 +44,24 @@ impl BookService {
         caller: &Caller,
         id: Uuid,
         changes: BookChanges,
+        expected: Precondition<Book>,
     ) -> Result<Book, AppError> {
         caller.require_admin()?;
         self.books
-            .update(id, changes)
+            .update(id, changes, &expected)
             .await?
             .ok_or(AppError::NotFound("book"))
     }
 
-    /// Deletes a book that has no orders.
-    pub async fn delete(&self, caller: &Caller, id: Uuid) -> Result<(), AppError> {
+    /// Deletes a book that has no orders (and meets `expected`).
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        expected: Precondition<Book>,
+    ) -> Result<(), AppError> {
         caller.require_admin()?;
-        if self.books.delete(id).await? {
+        if self.books.delete(id, &expected).await? {
             Ok(())
         } else {
             Err(AppError::NotFound("book"))

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::model::{self, BookChanges, BookFilter, Description, NewBook, Title};
 use crate::domain::Money;
+use crate::http::conditional::ETag;
 use crate::http::page::page_of;
 use crate::http::text::{FreeText, Search};
 use crate::http::types::{Absent, Date, PriceInput, patch};
@@ -40,6 +41,11 @@ impl From<model::Book> for Book {
             updated_at: book.updated_at,
         }
     }
+}
+
+/// The `ETag` of a book's representation.
+pub fn etag(book: &model::Book) -> ETag {
+    ETag::of(&Book::from(book.clone()))
 }
 
 page_of!(

@@ -4,18 +4,24 @@
 //! converts request fields into these types and the repositories store them as they are.
 
 pub mod email;
+pub mod idempotency;
 pub mod money;
 pub mod order_status;
 pub mod page;
 pub mod password;
+pub mod precondition;
 pub mod quantity;
 pub mod text;
 
 pub use email::Email;
+pub use idempotency::{
+    Fingerprint, IdempotencyKey, IdempotencyRecord, KeyedRequest, RecordedResponse,
+};
 pub use money::{Money, Price};
 pub use order_status::OrderStatus;
 pub use page::{Page, PageRequest, Position};
 pub use password::Password;
+pub use precondition::Precondition;
 pub use quantity::Quantity;
 pub use text::{SearchText, Text};
 

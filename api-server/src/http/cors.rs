@@ -57,11 +57,16 @@ impl CorsPolicy {
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
                 HeaderName::from_static(REQUEST_ID_HEADER),
+                header::IF_MATCH,
+                header::IF_NONE_MATCH,
+                HeaderName::from_static("idempotency-key"),
             ])
             .expose_headers([
                 HeaderName::from_static(REQUEST_ID_HEADER),
                 header::RETRY_AFTER,
                 header::WWW_AUTHENTICATE,
+                header::ETAG,
+                HeaderName::from_static("idempotent-replayed"),
             ])
             .max_age(PREFLIGHT_MAX_AGE)
     }

@@ -1,12 +1,15 @@
 //! The HTTP edge shared by every resource: the problem body, declared error statuses,
-//! pagination and the wire forms of domain types; and around them request ids, request
-//! logs and metrics, security headers, CORS and limits.
+//! pagination and the wire forms of domain types, conditional requests and idempotency
+//! keys; and around them request ids, request logs and metrics, security headers, CORS and
+//! limits.
 
+pub mod conditional;
 pub mod contract;
 pub mod cors;
 pub mod cursor;
 pub mod edge;
 pub mod explain;
+pub mod idempotency;
 pub mod limits;
 pub mod methods;
 pub mod observe;
@@ -17,6 +20,7 @@ pub mod request_id;
 pub mod responses;
 pub mod security;
 pub mod serve;
+pub mod tagged;
 pub mod text;
 pub mod types;
 

@@ -25,6 +25,9 @@ pub const BEARER_CHALLENGE: &str = "Bearer";
 /// Seconds a client should wait before retrying after a 503.
 const RETRY_AFTER_SECONDS: &str = "1";
 
+/// The request header that makes a write safe to retry (see `http::idempotency`).
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+
 /// A problem report (after RFC 9457): what went wrong, for people and for programs.
 #[derive(Debug, Clone, Object)]
 pub struct Problem {
@@ -119,6 +122,31 @@ impl From<&AppError> for Problem {
                 format!("{what} not found."),
             ),
             AppError::Conflict { code, detail } => Self::new(StatusCode::CONFLICT, code, detail),
+            AppError::PreconditionFailed => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "The resource has changed since the ETag given in If-Match; nothing was changed. \
+                 Read it again and retry with its new ETag.",
+            ),
+            AppError::IdempotencyKeyReused => Self {
+                errors: Some(vec![FieldProblem {
+                    field: IDEMPOTENCY_KEY_HEADER.to_owned(),
+                    message: "was first used with another request body".to_owned(),
+                }]),
+                ..Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "This Idempotency-Key was first used with another request body; use a new key for a new request.",
+                )
+            },
+            AppError::IdempotencyKeyInFlight { retry_after } => Self {
+                retry_after: Some(retry_after.as_secs().max(1)),
+                ..Self::new(
+                    StatusCode::CONFLICT,
+                    "idempotency_key_in_flight",
+                    "A request with this Idempotency-Key is still being processed; retry after the time in Retry-After.",
+                )
+            },
             AppError::TooManyRequests { retry_after } => {
                 // Round up: a client that waits exactly this long must be let in.
                 let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
@@ -172,6 +200,10 @@ pub const NOT_FOUND: u32 = 1 << 2;
 pub const CONFLICT: u32 = 1 << 3;
 pub const UNPROCESSABLE: u32 = 1 << 4;
 pub const TOO_MANY_REQUESTS: u32 = 1 << 8;
+pub const PRECONDITION_FAILED: u32 = 1 << 9;
+/// A 409 that may be retried (after `Retry-After`): the request of the same idempotency
+/// key is still being processed.
+pub const IN_FLIGHT: u32 = 1 << 10;
 const PAYLOAD_TOO_LARGE: u32 = 1 << 5;
 const INTERNAL: u32 = 1 << 6;
 const UNAVAILABLE: u32 = 1 << 7;
@@ -179,7 +211,7 @@ const UNAVAILABLE: u32 = 1 << 7;
 const ALWAYS: u32 = PAYLOAD_TOO_LARGE | INTERNAL | UNAVAILABLE;
 
 /// Each declarable status with its bit and the description the spec gives it.
-const STATUSES: [(u32, StatusCode, &str); 9] = [
+const STATUSES: [(u32, StatusCode, &str); 11] = [
     (
         UNAUTHORIZED,
         StatusCode::UNAUTHORIZED,
@@ -195,6 +227,16 @@ const STATUSES: [(u32, StatusCode, &str); 9] = [
         CONFLICT,
         StatusCode::CONFLICT,
         "The request conflicts with the current state.",
+    ),
+    (
+        IN_FLIGHT,
+        StatusCode::CONFLICT,
+        "A request with the same Idempotency-Key is still being processed; retry after `Retry-After` seconds.",
+    ),
+    (
+        PRECONDITION_FAILED,
+        StatusCode::PRECONDITION_FAILED,
+        "The resource has changed since the ETag given in `If-Match`; nothing was changed.",
     ),
     (
         PAYLOAD_TOO_LARGE,
@@ -240,7 +282,7 @@ impl<const D: u32> ApiResponse for ApiError<D> {
         let responses = STATUSES
             .iter()
             .filter(|(bit, ..)| (D | ALWAYS) & bit != 0)
-            .map(|&(_, status, description)| MetaResponse {
+            .map(|&(bit, status, description)| MetaResponse {
                 description,
                 status: Some(status.as_u16()),
                 status_range: None,
@@ -248,7 +290,7 @@ impl<const D: u32> ApiResponse for ApiError<D> {
                     content_type: "application/json; charset=utf-8",
                     schema: Problem::schema_ref(),
                 }],
-                headers: headers_of(status),
+                headers: headers_of(bit, status),
             })
             .collect();
         MetaResponses { responses }
@@ -259,7 +301,7 @@ impl<const D: u32> ApiResponse for ApiError<D> {
     }
 }
 
-fn headers_of(status: StatusCode) -> Vec<MetaHeader> {
+fn headers_of(bit: u32, status: StatusCode) -> Vec<MetaHeader> {
     let header = |name: &str, description: &str, schema: MetaSchema| MetaHeader {
         name: name.to_owned(),
         description: Some(description.to_owned()),
@@ -267,13 +309,19 @@ fn headers_of(status: StatusCode) -> Vec<MetaHeader> {
         deprecated: false,
         schema: MetaSchemaRef::Inline(Box::new(schema)),
     };
+    // Answers the client may retry as they are, after a while.
+    let retryable = bit == IN_FLIGHT
+        || matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+        );
     match status {
         StatusCode::UNAUTHORIZED => vec![header(
             "WWW-Authenticate",
             "The authentication scheme to use: `Bearer`.",
             MetaSchema::new("string"),
         )],
-        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE => vec![header(
+        _ if retryable => vec![header(
             "Retry-After",
             "Seconds to wait before retrying.",
             MetaSchema::new_with_format("integer", "int32"),

@@ -3,7 +3,9 @@
 //! The API answers JSON that no browser should sniff, frame, cache or render as a page:
 //! `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, `Referrer-Policy:
 //! no-referrer`, `Cross-Origin-Resource-Policy: same-origin`, `Cache-Control: no-store`
-//! (unless the answer sets its own) and a Content-Security-Policy that allows nothing.
+//! (`private, no-store` when the request carries credentials; unless the answer sets its
+//! own, as `GET`s of resources do, see `http::tagged`) and a Content-Security-Policy that
+//! allows nothing.
 //!
 //! Swagger UI under `/docs` is a page: its HTML carries its script, its styles and the
 //! spec inline, draws icons from `data:` images and calls the API of its own origin, so
@@ -48,6 +50,7 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
     async fn call(&self, req: Request) -> poem::Result<Response> {
         let path = req.uri().path();
         let docs = path == DOCS_PREFIX || path.starts_with("/docs/");
+        let credentials = req.headers().contains_key(header::AUTHORIZATION);
         let mut resp = match self.inner.call(req).await {
             Ok(resp) => resp.into_response(),
             Err(err) => error_response(err),
@@ -68,7 +71,11 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
         if !docs {
             headers
                 .entry(header::CACHE_CONTROL)
-                .or_insert(set("no-store"));
+                .or_insert(set(if credentials {
+                    "private, no-store"
+                } else {
+                    "no-store"
+                }));
         }
         Ok(resp)
     }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{Money, OrderStatus, Quantity};
+use crate::domain::{Money, OrderStatus, Quantity, RecordedResponse};
 
 /// An order of one book.
 #[derive(Debug, Clone)]
@@ -33,4 +33,12 @@ pub struct OrderFilter {
     /// Only this user's orders.
     pub user_id: Option<Uuid>,
     pub status: Option<OrderStatus>,
+}
+
+/// The answer to an order placed with an idempotency key: the one recorded when it was
+/// placed, and whether this is a retry being given it again.
+#[derive(Debug)]
+pub struct Placed {
+    pub response: RecordedResponse,
+    pub replayed: bool,
 }

@@ -1,13 +1,18 @@
 //! Storage of orders. SQL only: no HTTP, no business rules.
 
 use chrono::{DateTime, Utc};
-use sea_query::{Condition, Expr, ExprTrait, Iden, Query, SelectStatement};
+use sea_query::{
+    Condition, Expr, ExprTrait, Iden, InsertStatement, LockType, Query, SelectStatement,
+};
 use uuid::Uuid;
 
 use super::model::{NewOrder, Order, OrderFilter};
-use crate::db::{Db, Listing};
-use crate::domain::{Money, OrderStatus, Page, PageRequest, Quantity};
+use crate::db::{Db, DbError, Listing};
+use crate::domain::{
+    KeyedRequest, Money, OrderStatus, Page, PageRequest, Precondition, Quantity, RecordedResponse,
+};
 use crate::error::AppError;
+use crate::idempotency::IdempotencyRecords;
 
 #[derive(Iden, Clone, Copy)]
 enum Orders {
@@ -87,33 +92,31 @@ impl OrderRepository {
     /// A book that does not exist, or is deleted meanwhile (`orders_book_id_fkey`), is
     /// invalid input.
     pub async fn insert(&self, user_id: Uuid, order: NewOrder) -> Result<Order, AppError> {
-        let now = Utc::now();
-        let quantity = order.quantity.get();
-        let source = Query::select()
-            .expr(Expr::val(Uuid::now_v7()))
-            .expr(Expr::val(user_id))
-            .column(Books::Id)
-            .expr(Expr::val(quantity))
-            .expr(Expr::col(Books::PriceCents).mul(i64::from(quantity)))
-            .expr(Expr::val(OrderStatus::Pending.as_str()))
-            .expr(Expr::val(now))
-            .expr(Expr::val(now))
-            .from(Books::Table)
-            .and_where(Expr::col(Books::Id).eq(order.book_id))
-            .to_owned();
-        let stmt = Query::insert()
-            .into_table(Orders::Table)
-            .columns(COLUMNS)
-            .select_from(source)?
-            .returning_all()
-            .to_owned();
-        let missing_book = || AppError::invalid("book_id", "does not refer to an existing book");
-        match self.db.fetch_optional::<OrderRow>(&stmt).await {
-            Ok(Some(row)) => Ok(row.into()),
-            Ok(None) => Err(missing_book()),
-            Err(err) if err.constraint() == Some("orders_book_id_fkey") => Err(missing_book()),
-            Err(err) => Err(err.into()),
+        placed(self.db.fetch_optional(&insert(user_id, order)?).await)
+    }
+
+    /// Places an order as [`OrderRepository::insert`] does and, in the same
+    /// transaction, records `render`'s answer to it with the key of `request` (see
+    /// `crate::idempotency`): a crash keeps both or neither. `None` when the key already
+    /// has a live record (another request with it got there first): then nothing is
+    /// written.
+    pub async fn insert_recorded(
+        &self,
+        user_id: Uuid,
+        order: NewOrder,
+        request: &KeyedRequest,
+        records: &IdempotencyRecords,
+        render: impl FnOnce(&Order) -> RecordedResponse,
+    ) -> Result<Option<RecordedResponse>, AppError> {
+        let stmt = insert(user_id, order)?;
+        let mut tx = self.db.begin().await?;
+        let order = placed(tx.fetch_optional(&stmt).await)?;
+        let response = render(&order);
+        if !records.record(&mut tx, user_id, request, &response).await? {
+            return Ok(None);
         }
+        tx.commit().await?;
+        Ok(Some(response))
     }
 
     pub async fn find(&self, id: Uuid) -> Result<Option<Order>, AppError> {
@@ -166,12 +169,90 @@ impl OrderRepository {
         Ok(row.map(Into::into))
     }
 
-    pub async fn delete(&self, id: Uuid) -> Result<bool, AppError> {
+    /// Moves the order to `to` if `judge` allows it, judging the order as it is with its
+    /// row locked, so that nothing changes it between the judgment and the move. `None`
+    /// if there is no such order.
+    pub async fn transition_judged(
+        &self,
+        id: Uuid,
+        to: OrderStatus,
+        judge: impl FnOnce(&Order) -> Result<(), AppError>,
+    ) -> Result<Option<Order>, AppError> {
+        let mut tx = self.db.begin().await?;
+        let current: Option<OrderRow> = tx.fetch_optional(&locked(id)).await?;
+        let Some(current) = current else {
+            return Ok(None);
+        };
+        judge(&current.into())?;
+        let stmt = Query::update()
+            .table(Orders::Table)
+            .value(Orders::Status, to.as_str())
+            .value(Orders::UpdatedAt, Utc::now())
+            .and_where(Expr::col(Orders::Id).eq(id))
+            .returning_all()
+            .to_owned();
+        let row: Option<OrderRow> = tx.fetch_optional(&stmt).await?;
+        tx.commit().await?;
+        Ok(row.map(Into::into))
+    }
+
+    /// Deletes the order if it meets `expected`; `false` if there was none.
+    pub async fn delete(&self, id: Uuid, expected: &Precondition<Order>) -> Result<bool, AppError> {
         let stmt = Query::delete()
             .from_table(Orders::Table)
             .and_where(Expr::col(Orders::Id).eq(id))
             .to_owned();
-        Ok(self.db.execute(&stmt).await? > 0)
+        if !expected.is_set() {
+            return Ok(self.db.execute(&stmt).await? > 0);
+        }
+        let mut tx = self.db.begin().await?;
+        let current: Option<OrderRow> = tx.fetch_optional(&locked(id)).await?;
+        let Some(current) = current else {
+            return Ok(false);
+        };
+        if !expected.holds(&current.into()) {
+            return Err(AppError::PreconditionFailed);
+        }
+        let deleted = tx.execute(&stmt).await?;
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+}
+
+/// `INSERT INTO orders (…) SELECT …, price_cents * quantity … FROM books WHERE id = …`:
+/// the order of `user_id`, priced by the database from the book's current price.
+fn insert(user_id: Uuid, order: NewOrder) -> Result<InsertStatement, AppError> {
+    let now = Utc::now();
+    let quantity = order.quantity.get();
+    let source = Query::select()
+        .expr(Expr::val(Uuid::now_v7()))
+        .expr(Expr::val(user_id))
+        .column(Books::Id)
+        .expr(Expr::val(quantity))
+        .expr(Expr::col(Books::PriceCents).mul(i64::from(quantity)))
+        .expr(Expr::val(OrderStatus::Pending.as_str()))
+        .expr(Expr::val(now))
+        .expr(Expr::val(now))
+        .from(Books::Table)
+        .and_where(Expr::col(Books::Id).eq(order.book_id))
+        .to_owned();
+    Ok(Query::insert()
+        .into_table(Orders::Table)
+        .columns(COLUMNS)
+        .select_from(source)?
+        .returning_all()
+        .to_owned())
+}
+
+/// The order [`insert`] placed. A book that does not exist, or is deleted meanwhile
+/// (`orders_book_id_fkey`), is invalid input.
+fn placed(outcome: Result<Option<OrderRow>, DbError>) -> Result<Order, AppError> {
+    let missing_book = || AppError::invalid("book_id", "does not refer to an existing book");
+    match outcome {
+        Ok(Some(row)) => Ok(row.into()),
+        Ok(None) => Err(missing_book()),
+        Err(err) if err.constraint() == Some("orders_book_id_fkey") => Err(missing_book()),
+        Err(err) => Err(err.into()),
     }
 }
 
@@ -179,5 +260,13 @@ fn select() -> SelectStatement {
     Query::select()
         .columns(COLUMNS)
         .from(Orders::Table)
+        .to_owned()
+}
+
+/// The order's row, locked until the end of the transaction.
+fn locked(id: Uuid) -> SelectStatement {
+    select()
+        .and_where(Expr::col(Orders::Id).eq(id))
+        .lock(LockType::Update)
         .to_owned()
 }

@@ -6,7 +6,9 @@ use poem_openapi::Object;
 use uuid::Uuid;
 
 use super::model::{self, NewOrder};
-use crate::domain::{Money, OrderStatus, Quantity};
+use crate::domain::{Money, OrderStatus, Quantity, RecordedResponse};
+use crate::http::conditional::ETag;
+use crate::http::idempotency::Recorded;
 use crate::http::page::page_of;
 
 /// An order of one book.
@@ -37,6 +39,16 @@ impl From<model::Order> for Order {
             updated_at: order.updated_at,
         }
     }
+}
+
+/// The `ETag` of an order's representation.
+pub fn etag(order: &model::Order) -> ETag {
+    ETag::of(&Order::from(order.clone()))
+}
+
+/// The `201 Created` answer to a new order, as it is recorded with an idempotency key.
+pub fn created(order: &model::Order) -> RecordedResponse {
+    Recorded::created(&Order::from(order.clone()))
 }
 
 page_of!(

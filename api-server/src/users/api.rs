@@ -9,13 +9,16 @@ use uuid::Uuid;
 use super::bearer::BearerAuth;
 use super::service::UserService;
 use super::wire::{
-    LoginRequest, LoginResponse, SignupRequest, TokenType, User, UserPage, UserUpdate,
+    self, LoginRequest, LoginResponse, SignupRequest, TokenType, User, UserPage, UserUpdate,
 };
 use crate::auth::ClientAddr;
+use crate::http::conditional::{IfMatch, IfNoneMatch};
 use crate::http::page::{Cursor, Limit, Offset, page_request};
 use crate::http::problem::{
-    CONFLICT, FORBIDDEN, NOT_FOUND, TOO_MANY_REQUESTS, UNAUTHORIZED, UNPROCESSABLE,
+    CONFLICT, FORBIDDEN, NOT_FOUND, PRECONDITION_FAILED, TOO_MANY_REQUESTS, UNAUTHORIZED,
+    UNPROCESSABLE,
 };
+use crate::http::tagged::{Cacheable, Caching, Tagged};
 use crate::http::{ApiResult, ApiTags, Created, NoContent};
 
 pub struct UsersApi {
@@ -75,9 +78,20 @@ impl UsersApi {
 
     /// The caller's own account.
     #[oai(path = "/me", method = "get", operation_id = "get_me")]
-    async fn get_me(&self, auth: BearerAuth) -> ApiResult<Json<User>, { UNAUTHORIZED }> {
+    async fn get_me(
+        &self,
+        auth: BearerAuth,
+        /// The account's `ETag` from an earlier answer: 304 if it is still current.
+        #[oai(name = "If-None-Match")]
+        if_none_match: IfNoneMatch,
+    ) -> ApiResult<Cacheable<User>, { UNAUTHORIZED }> {
         let caller = auth.0;
-        Ok(Json(self.users.get(&caller, caller.id()).await?.into()))
+        let user = self.users.get(&caller, caller.id()).await?;
+        Ok(Cacheable::new(
+            &user.into(),
+            &if_none_match,
+            Caching::Private,
+        ))
     }
 
     /// Change the caller's own account.
@@ -89,15 +103,28 @@ impl UsersApi {
         &self,
         auth: BearerAuth,
         client: Data<&ClientAddr>,
+        /// Change the account only if its `ETag` is still this one (else 412).
+        #[oai(name = "If-Match")]
+        if_match: IfMatch,
         body: Json<UserUpdate>,
     ) -> ApiResult<
-        Json<User>,
-        { UNAUTHORIZED | FORBIDDEN | CONFLICT | UNPROCESSABLE | TOO_MANY_REQUESTS },
+        Tagged<User>,
+        {
+            UNAUTHORIZED
+                | FORBIDDEN
+                | CONFLICT
+                | UNPROCESSABLE
+                | TOO_MANY_REQUESTS
+                | PRECONDITION_FAILED
+        },
     > {
         let caller = auth.0;
         let patch = body.0.into();
-        let user = self.users.update(&caller, caller.id(), patch, **client);
-        Ok(Json(user.await?.into()))
+        let expected = if_match.precondition(wire::etag);
+        let user = self
+            .users
+            .update(&caller, caller.id(), patch, **client, expected);
+        Ok(Tagged::new(&user.await?.into()))
     }
 
     /// Deactivate the caller's own account and end all its sessions. The last active
@@ -106,9 +133,15 @@ impl UsersApi {
     async fn delete_me(
         &self,
         auth: BearerAuth,
-    ) -> ApiResult<NoContent, { UNAUTHORIZED | CONFLICT }> {
+        /// Deactivate the account only if its `ETag` is still this one (else 412).
+        #[oai(name = "If-Match")]
+        if_match: IfMatch,
+    ) -> ApiResult<NoContent, { UNAUTHORIZED | CONFLICT | PRECONDITION_FAILED }> {
         let caller = auth.0;
-        self.users.deactivate(&caller, caller.id()).await?;
+        let expected = if_match.precondition(wire::etag);
+        self.users
+            .deactivate(&caller, caller.id(), expected)
+            .await?;
         Ok(NoContent::Done)
     }
 
@@ -136,8 +169,16 @@ impl UsersApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<Json<User>, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE }> {
-        Ok(Json(self.users.get(&auth.0, id.0).await?.into()))
+        /// The account's `ETag` from an earlier answer: 304 if it is still current.
+        #[oai(name = "If-None-Match")]
+        if_none_match: IfNoneMatch,
+    ) -> ApiResult<Cacheable<User>, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | UNPROCESSABLE }> {
+        let user = self.users.get(&auth.0, id.0).await?;
+        Ok(Cacheable::new(
+            &user.into(),
+            &if_none_match,
+            Caching::Private,
+        ))
     }
 
     /// Change an account: the caller's own, or any for administrators.
@@ -153,14 +194,26 @@ impl UsersApi {
         auth: BearerAuth,
         client: Data<&ClientAddr>,
         id: Path<Uuid>,
+        /// Change the account only if its `ETag` is still this one (else 412).
+        #[oai(name = "If-Match")]
+        if_match: IfMatch,
         body: Json<UserUpdate>,
     ) -> ApiResult<
-        Json<User>,
-        { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE | TOO_MANY_REQUESTS },
+        Tagged<User>,
+        {
+            UNAUTHORIZED
+                | FORBIDDEN
+                | NOT_FOUND
+                | CONFLICT
+                | UNPROCESSABLE
+                | TOO_MANY_REQUESTS
+                | PRECONDITION_FAILED
+        },
     > {
         let patch = body.0.into();
-        let user = self.users.update(&auth.0, id.0, patch, **client);
-        Ok(Json(user.await?.into()))
+        let expected = if_match.precondition(wire::etag);
+        let user = self.users.update(&auth.0, id.0, patch, **client, expected);
+        Ok(Tagged::new(&user.await?.into()))
     }
 
     /// Deactivate an account (its order history is kept) and end all its sessions. The
@@ -170,9 +223,15 @@ impl UsersApi {
         &self,
         auth: BearerAuth,
         id: Path<Uuid>,
-    ) -> ApiResult<NoContent, { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>
-    {
-        self.users.deactivate(&auth.0, id.0).await?;
+        /// Deactivate the account only if its `ETag` is still this one (else 412).
+        #[oai(name = "If-Match")]
+        if_match: IfMatch,
+    ) -> ApiResult<
+        NoContent,
+        { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE | PRECONDITION_FAILED },
+    > {
+        let expected = if_match.precondition(wire::etag);
+        self.users.deactivate(&auth.0, id.0, expected).await?;
         Ok(NoContent::Done)
     }
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::model::{NewUser, User, UserChanges};
 use crate::db::{Db, DbError, Listing};
-use crate::domain::{Page, PageRequest};
+use crate::domain::{Page, PageRequest, Precondition};
 use crate::error::AppError;
 
 #[derive(Iden, Clone, Copy)]
@@ -129,30 +129,54 @@ impl UserRepository {
         Ok(page.map(Into::into))
     }
 
-    /// Applies `changes` and returns the updated row, or `None` if there is no such user.
+    /// Applies `changes` if the account meets `expected`, and returns the updated row, or
+    /// `None` if there is no such user.
     ///
     /// Changes that end an administrator's rights (`is_admin` or `is_active` set to
     /// false) are refused with 409 `last_admin` when the account is the last active
     /// administrator. That is decided in one transaction that locks every active
     /// administrator first, so two administrators demoting each other at once cannot
-    /// both succeed.
-    pub async fn update(&self, id: Uuid, changes: UserChanges) -> Result<Option<User>, AppError> {
+    /// both succeed. A precondition is checked in a transaction too, with the account's
+    /// row locked (after the administrators, always in that order).
+    pub async fn update(
+        &self,
+        id: Uuid,
+        changes: UserChanges,
+        expected: &Precondition<User>,
+    ) -> Result<Option<User>, AppError> {
         let demotes = changes.is_admin == Some(false) || changes.is_active == Some(false);
         let stmt = update(id, changes);
-        if !demotes {
+        if !demotes && !expected.is_set() {
             let row: Option<UserRow> = self.db.fetch_optional(&stmt).await.map_err(email_taken)?;
             return Ok(row.map(Into::into));
         }
         let mut tx = self.db.begin().await?;
-        let admins = Query::select()
-            .column(Users::Id)
-            .from(Users::Table)
-            .and_where(Expr::col(Users::IsAdmin).eq(true))
-            .and_where(Expr::col(Users::IsActive).eq(true))
-            .order_by(Users::Id, Order::Asc)
-            .lock(LockType::Update)
-            .to_owned();
-        let admins: Vec<IdRow> = tx.fetch_all(&admins).await?;
+        let admins: Vec<IdRow> = if demotes {
+            let admins = Query::select()
+                .column(Users::Id)
+                .from(Users::Table)
+                .and_where(Expr::col(Users::IsAdmin).eq(true))
+                .and_where(Expr::col(Users::IsActive).eq(true))
+                .order_by(Users::Id, Order::Asc)
+                .lock(LockType::Update)
+                .to_owned();
+            tx.fetch_all(&admins).await?
+        } else {
+            Vec::new()
+        };
+        if expected.is_set() {
+            let current = select()
+                .and_where(Expr::col(Users::Id).eq(id))
+                .lock(LockType::Update)
+                .to_owned();
+            let current: Option<UserRow> = tx.fetch_optional(&current).await?;
+            let Some(current) = current else {
+                return Ok(None);
+            };
+            if !expected.holds(&current.into()) {
+                return Err(AppError::PreconditionFailed);
+            }
+        }
         if let [only] = admins.as_slice()
             && only.id == id
         {

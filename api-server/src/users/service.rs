@@ -10,7 +10,7 @@ use super::repository::UserRepository;
 use crate::auth::{
     Attempt, ClientAddr, LoginThrottle, PasswordHasher, SessionStore, SessionToken, SignupThrottle,
 };
-use crate::domain::{Email, Page, PageRequest, Password};
+use crate::domain::{Email, Page, PageRequest, Password, Precondition};
 use crate::error::AppError;
 
 #[derive(Clone)]
@@ -141,15 +141,16 @@ impl UserService {
         self.users.list(page).await
     }
 
-    /// Changes an account. Changing one's own e-mail or password takes the current
-    /// password, checked (and throttled) as a login is. A new password ends the
-    /// account's other sessions, a deactivation all of them.
+    /// Changes an account (if it meets `expected`). Changing one's own e-mail or password
+    /// takes the current password, checked (and throttled) as a login is. A new password
+    /// ends the account's other sessions, a deactivation all of them.
     pub async fn update(
         &self,
         caller: &Caller,
         id: Uuid,
         patch: UserPatch,
         client: ClientAddr,
+        expected: Precondition<User>,
     ) -> Result<User, AppError> {
         authorize(caller, id)?;
         if !caller.is_admin() && (patch.is_admin.is_some() || patch.is_active.is_some()) {
@@ -163,6 +164,11 @@ impl UserService {
             .find(id)
             .await?
             .ok_or(AppError::NotFound("user"))?;
+        // Checked again with the write; checked now too, so that a stale request spends
+        // no password check (nor a throttle place) before it is refused.
+        if !expected.holds(&target) {
+            return Err(AppError::PreconditionFailed);
+        }
 
         let own = caller.id() == id;
         if own && (patch.password.is_some() || patch.email.is_some()) {
@@ -190,7 +196,7 @@ impl UserService {
         };
         let updated = self
             .users
-            .update(id, changes)
+            .update(id, changes, &expected)
             .await?
             .ok_or(AppError::NotFound("user"))?;
         if ends_sessions {
@@ -201,8 +207,14 @@ impl UserService {
         Ok(updated)
     }
 
-    /// Deactivates an account (its orders stay) and ends all its sessions.
-    pub async fn deactivate(&self, caller: &Caller, id: Uuid) -> Result<(), AppError> {
+    /// Deactivates an account (its orders stay), if it meets `expected`, and ends all its
+    /// sessions.
+    pub async fn deactivate(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        expected: Precondition<User>,
+    ) -> Result<(), AppError> {
         authorize(caller, id)?;
         let changes = UserChanges {
             is_active: Some(false),
@@ -210,7 +222,7 @@ impl UserService {
             ..UserChanges::default()
         };
         self.users
-            .update(id, changes)
+            .update(id, changes, &expected)
             .await?
             .ok_or(AppError::NotFound("user"))?;
         self.end_sessions(id, None).await;
@@ -272,7 +284,9 @@ impl UserService {
             sessions_valid_after: Some(Utc::now()),
             ..UserChanges::default()
         };
-        self.users.update(existing.id, changes).await?;
+        self.users
+            .update(existing.id, changes, &Precondition::none())
+            .await?;
         self.end_sessions(existing.id, None).await;
         Ok(AdminOutcome::Promoted)
     }
@@ -290,7 +304,9 @@ impl UserService {
             sessions_valid_after: Some(Utc::now()),
             ..UserChanges::default()
         };
-        self.users.update(existing.id, changes).await?;
+        self.users
+            .update(existing.id, changes, &Precondition::none())
+            .await?;
         self.end_sessions(existing.id, None).await;
         Ok(())
     }

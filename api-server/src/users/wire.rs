@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::model::{FullName, Signup, User as Account, UserPatch};
 use crate::domain::Email;
+use crate::http::conditional::ETag;
 use crate::http::page::page_of;
 use crate::http::text::{NewPassword, PasswordText};
 use crate::http::types::{Absent, StrictString};
@@ -35,6 +36,11 @@ impl From<Account> for User {
             updated_at: user.updated_at,
         }
     }
+}
+
+/// The `ETag` of an account's representation.
+pub fn etag(user: &Account) -> ETag {
+    ETag::of(&User::from(user.clone()))
 }
 
 page_of!(
