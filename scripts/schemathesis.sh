@@ -5,6 +5,7 @@
 #   scripts/schemathesis.sh                     # the whole run, as CI does it
 #   SCHEMATHESIS_MAX_EXAMPLES=10 scripts/schemathesis.sh   # a quicker, shallower run
 #   scripts/schemathesis.sh --seed 1234         # extra arguments go to every `st run`
+#   BOOKSTORE_SERVER_BIN=path/to/api-server scripts/schemathesis.sh   # skip the cargo build
 #
 # It builds the server (debug), starts it on throwaway PostgreSQL and Redis
 # (scripts/lib/services.sh) with a bootstrap administrator, signs up a regular user, then runs
@@ -99,11 +100,15 @@ command -v curl >/dev/null 2>&1 || die "curl is required"
 st=$(install_schemathesis)
 log "schemathesis: $("$st" --version)"
 
-log "building the server: cargo build -p api-server"
-cargo build --quiet -p api-server
-target_dir=$(cargo metadata --format-version 1 --no-deps |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-server_bin=$target_dir/debug/api-server
+if [[ -n ${BOOKSTORE_SERVER_BIN:-} ]]; then
+    server_bin=$BOOKSTORE_SERVER_BIN
+else
+    log "building the server: cargo build -p api-server"
+    cargo build --quiet -p api-server
+    target_dir=$(cargo metadata --format-version 1 --no-deps |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+    server_bin=$target_dir/debug/api-server
+fi
 [[ -x $server_bin ]] || die "no server binary at $server_bin"
 
 services_start

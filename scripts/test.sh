@@ -51,18 +51,24 @@ fi
 
 export TEST_SQLITE_DIR="$services_dir/sqlite"
 
-# The resilience tests run the api-server binary itself (to kill it, to run two).
-log "building the api-server binary: cargo build -p api-server"
-cargo build -p api-server --quiet
+# The resilience tests run the api-server binary itself (to kill it, to run two), and the
+# third pass runs bookstore-topology: building the tests of the whole workspace builds
+# both, with the features the tests build their dependencies with, once.
+log "building the tests and the binaries: cargo test --workspace --no-run"
+cargo test --workspace --no-run --quiet
 
 # The resilience tests need PostgreSQL and Redis; on SQLite they would only skip. The
 # topology self-tests and the scaling tests start servers of their own whatever the
 # backend: once is enough.
-sqlite_filter=()
-sqlite_shown=""
+# Every pass selects the whole workspace and filters with -E, rather than `-p`: Cargo
+# enables a dependency's features for the packages it builds, so `-p bookstore-tests`
+# would build every dependency a second time with fewer features.
+sqlite_filter=(-p bookstore-tests)
+sqlite_shown=" -p bookstore-tests"
 if [[ $# -eq 0 ]]; then
-    sqlite_filter=(-E 'not binary(resilience) and not binary(topology) and not binary(scaling)')
-    sqlite_shown=" -E 'not binary(resilience) and not binary(topology) and not binary(scaling)'"
+    sqlite_expr='package(bookstore-tests) and not binary(resilience) and not binary(topology) and not binary(scaling)'
+    sqlite_filter=(--workspace -E "$sqlite_expr")
+    sqlite_shown=" --workspace -E '$sqlite_expr'"
 fi
 
 # Starts `bookstore-topology $@` in the background and exports the variables it prints
@@ -83,7 +89,7 @@ start_topology() {
 }
 
 # The end-to-end tests of the third pass: those that start no servers of their own.
-e2e_binaries='binary(users) | binary(catalogue) | binary(orders) | binary(paging) | binary(retries) | binary(robustness) | binary(operations) | binary(security)'
+e2e_tests='package(bookstore-tests) and (binary(users) | binary(catalogue) | binary(orders) | binary(paging) | binary(retries) | binary(robustness) | binary(operations) | binary(security))'
 
 status=0
 if cargo nextest --version >/dev/null 2>&1; then
@@ -95,10 +101,9 @@ if cargo nextest --version >/dev/null 2>&1; then
     fi
     log "running on PostgreSQL + Redis: cargo nextest run --workspace --no-fail-fast${*:+ $*}"
     TEST_BACKEND=postgres cargo nextest run --workspace --no-fail-fast "$@" || status=$?
-    log "running on SQLite + in-process sessions: cargo nextest run -p bookstore-tests --no-fail-fast$sqlite_shown${*:+ $*}"
-    TEST_BACKEND=sqlite cargo nextest run -p bookstore-tests --no-fail-fast "${sqlite_filter[@]}" "$@" || status=$?
+    log "running on SQLite + in-process sessions: cargo nextest run --no-fail-fast$sqlite_shown${*:+ $*}"
+    TEST_BACKEND=sqlite cargo nextest run --no-fail-fast "${sqlite_filter[@]}" "$@" || status=$?
     if [[ $# -eq 0 && -n ${services_topology_ready:-} ]]; then
-        cargo build -p bookstore-tests --bin bookstore-topology --quiet
         topology_bin=${CARGO_TARGET_DIR:-$repo_root/target}/debug/bookstore-topology
         (
             # A subshell, so that the variables of this pass stay in it; its topologies
@@ -107,8 +112,8 @@ if cargo nextest --version >/dev/null 2>&1; then
             start_topology pgbouncer --upstream "$TEST_DATABASE_URL"
             start_topology redis-cluster
             export TEST_DATABASE_QUERY_MODE=simple
-            log "running through PgBouncer (transaction pooling, DATABASE_QUERY_MODE=simple) on a Redis Cluster: cargo nextest run -p bookstore-tests --no-fail-fast -E '$e2e_binaries'"
-            TEST_BACKEND=postgres cargo nextest run -p bookstore-tests --no-fail-fast -E "$e2e_binaries"
+            log "running through PgBouncer (transaction pooling, DATABASE_QUERY_MODE=simple) on a Redis Cluster: cargo nextest run --workspace --no-fail-fast -E '$e2e_tests'"
+            TEST_BACKEND=postgres cargo nextest run --workspace --no-fail-fast -E "$e2e_tests"
         ) || status=$?
     fi
 else
