@@ -123,6 +123,9 @@ impl PgBouncer {
                 _ => {}
             }
         }
+        // Every test has a database of its own, and PgBouncer keeps up to a pool of server
+        // connections for each: `server_idle_timeout` closes those of finished tests within
+        // seconds, so that a whole run stays under PostgreSQL's `max_connections`.
         let base_config = format!(
             "[databases]\n\
              * = host={host} port={port}\n\
@@ -134,6 +137,7 @@ impl PgBouncer {
              pool_mode = {pool_mode}\n\
              default_pool_size = {pool_size}\n\
              max_client_conn = {max_client_conn}\n\
+             server_idle_timeout = 5\n\
              ignore_startup_parameters = {ignore}\n\
              {server_tls}",
             auth_file = auth_file.display(),
