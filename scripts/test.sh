@@ -82,7 +82,9 @@ start_topology() {
     set +a
 }
 
-# The end-to-end tests of the third pass: those that start no servers of their own.
+# The end-to-end tests of the third pass: those that start no servers of their own. (The
+# catalogue cache's tests start server processes that listen through DATABASE_URL: they
+# run in the first two passes.)
 e2e_binaries='binary(users) | binary(catalogue) | binary(orders) | binary(paging) | binary(retries) | binary(robustness) | binary(operations) | binary(security)'
 
 status=0
