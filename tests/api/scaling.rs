@@ -356,7 +356,10 @@ async fn until_cache_in_use(app: &TestApp) {
         let page = app.client.metrics().send().await.unwrap().into_inner();
         let chunks: Vec<_> = page.into_inner().try_collect().await.unwrap();
         let page = String::from_utf8(chunks.concat()).unwrap();
-        if page.lines().any(|l| l == "bookstore_catalogue_cache_in_use 1") {
+        if page
+            .lines()
+            .any(|l| l == "bookstore_catalogue_cache_in_use 1")
+        {
             return;
         }
         assert!(since.elapsed() < Duration::from_secs(5), "{page}");
@@ -412,4 +415,3 @@ async fn the_catalogue_cache_fills_from_the_primary_never_from_a_lagging_replica
     }
     replica.resume_replay().await.unwrap();
 }
-

@@ -19,15 +19,15 @@
 //! - On PostgreSQL the cache is used only while its listening connection is known to
 //!   be alive (see [`listener`]); otherwise every read goes to the database.
 
+mod entries;
 pub mod listener;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use quick_cache::sync::Cache;
-use quick_cache::{DefaultHashBuilder, Lifecycle, Weighter};
-use uuid::Uuid;
+pub use entries::Key;
+use entries::{Entries, Entry, bounded};
 
 use crate::domain::Freshness;
 use crate::http::conditional::Representation;
@@ -36,55 +36,12 @@ use crate::settings::CatalogueCacheSettings;
 /// How long the cache stays in use after its listening connection last proved alive.
 pub const LEASE: Duration = Duration::from_secs(1);
 
-/// What a cached representation is the answer to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Key {
-    Author(Uuid),
-    Book(Uuid),
-    /// A page of a list: the list's name and its normalised parameters (filters, limit,
-    /// offset, cursor), exactly as the repository is asked for them.
-    Page(&'static str, String),
-}
-
-/// A representation and the generation it was read in.
-#[derive(Clone)]
-struct Entry {
-    generation: u64,
-    representation: Representation,
-}
-
-/// What an entry weighs: its body's bytes, but never less than a fixed share of the
-/// budget, so that the entries are at most `max_entries` and their bytes at most
-/// `max_bytes`.
-#[derive(Clone)]
-struct Weight {
-    min: u64,
-}
-
-impl Weighter<Key, Entry> for Weight {
-    fn weight(&self, _key: &Key, entry: &Entry) -> u64 {
-        (entry.representation.body.len() as u64).max(self.min)
-    }
-}
-
-/// Counts the entries evicted to make room.
-#[derive(Clone)]
-struct Evictions(Arc<AtomicU64>);
-
-impl Lifecycle<Key, Entry> for Evictions {
-    type RequestState = ();
-
-    fn on_evict(&self, _state: &mut (), _key: Key, _entry: Entry) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
 /// The catalogue cache of one server, cheap to clone.
 #[derive(Clone)]
 pub struct CatalogueCache(Option<Arc<Inner>>);
 
 struct Inner {
-    entries: Cache<Key, Entry, Weight, DefaultHashBuilder, Evictions>,
+    entries: Entries,
     generation: AtomicU64,
     /// Whether the cache may be used: always on SQLite; on PostgreSQL while listening.
     listening: AtomicBool,
@@ -121,24 +78,14 @@ impl CatalogueCache {
         if !settings.enabled || settings.max_entries == 0 || settings.max_bytes == 0 {
             return Self(None);
         }
-        let max_bytes = settings.max_bytes as u64;
-        let max_entries = settings.max_entries as u64;
         let evictions = Arc::new(AtomicU64::new(0));
-        let options = quick_cache::OptionsBuilder::new()
-            .estimated_items_capacity(settings.max_entries)
-            .weight_capacity(max_bytes)
-            .build();
-        let entries = match options {
-            Ok(options) => Cache::with_options(
-                options,
-                Weight {
-                    min: max_bytes.div_ceil(max_entries),
-                },
-                DefaultHashBuilder::default(),
-                Evictions(Arc::clone(&evictions)),
-            ),
+        let entries = match bounded(settings, Arc::clone(&evictions)) {
+            Ok(entries) => entries,
             Err(err) => {
-                tracing::error!(error = %err, "the catalogue cache cannot be built; it is off");
+                tracing::error!(
+                    error = format!("{err:#}"),
+                    "the catalogue cache cannot be built; it is off"
+                );
                 return Self(None);
             }
         };
