@@ -212,7 +212,7 @@ fn register_cache(registry: &Registry, cache: &CatalogueCache) -> prometheus::Re
         "bookstore_catalogue_cache_in_use",
         "1 while the catalogue cache answers reads (on, and on PostgreSQL listening for \
          writes), else 0.",
-        Box::new(gauge(|s| u64::from(s.listening))),
+        Box::new(gauge(|s| u64::from(s.in_use))),
     )?))?;
     Ok(())
 }

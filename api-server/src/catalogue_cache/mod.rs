@@ -63,7 +63,8 @@ pub struct Stats {
     pub invalidations: u64,
     pub evictions: u64,
     pub entries: u64,
-    pub listening: bool,
+    /// Whether it answers reads now (on PostgreSQL, while it listens for writes).
+    pub in_use: bool,
 }
 
 /// The generation a miss was read in: [`CatalogueCache::fill`] keeps its answer only
@@ -246,7 +247,7 @@ impl CatalogueCache {
             invalidations: inner.invalidations.load(Ordering::Relaxed),
             evictions: inner.evictions.load(Ordering::Relaxed),
             entries: inner.entries.len() as u64,
-            listening: inner.in_use(),
+            in_use: inner.in_use(),
         }
     }
 }
