@@ -82,9 +82,7 @@ start_topology() {
     set +a
 }
 
-# The end-to-end tests of the third pass: those that start no servers of their own. (The
-# catalogue cache's tests start server processes that listen through DATABASE_URL: they
-# run in the first two passes.)
+# The end-to-end tests of the third pass: those that start no servers of their own.
 e2e_binaries='binary(users) | binary(catalogue) | binary(orders) | binary(paging) | binary(retries) | binary(robustness) | binary(operations) | binary(security)'
 
 status=0
