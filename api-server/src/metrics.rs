@@ -9,6 +9,12 @@
 //!   `bookstore_db_replica_in_use`, when there is a read replica;
 //! - `bookstore_session_store_errors_total`: session-store calls that failed (Redis
 //!   unreachable or too slow);
+//! - `bookstore_catalogue_cache_hits_total`, `…_misses_total` (anonymous catalogue reads
+//!   answered from memory, or not), `…_invalidations_total` (times it was emptied for a
+//!   write, heard or its own, or a lost listening connection), `…_evictions_total`
+//!   (entries dropped to stay within its bounds), and the gauges
+//!   `bookstore_catalogue_cache_entries` and `bookstore_catalogue_cache_in_use` (1 while
+//!   it answers: on, and on PostgreSQL listening for writes);
 //! - `bookstore_build_info{version}`, always 1.
 //!
 //! Every label takes values from a bounded set, so the number of series stays bounded
@@ -27,6 +33,7 @@ use prometheus::{
 };
 
 use crate::auth::SessionStore;
+use crate::catalogue_cache::{CatalogueCache, Stats};
 use crate::db::{Db, ReplicaState};
 
 /// The `route` label of requests that match no route.
@@ -46,9 +53,9 @@ struct Inner {
 }
 
 impl Metrics {
-    /// Registers every metric; the pool gauges read `db`, and the session-store errors
-    /// `sessions`, at each scrape.
-    pub fn new(db: Db, sessions: SessionStore) -> anyhow::Result<Self> {
+    /// Registers every metric; the pool gauges read `db`, the session-store errors
+    /// `sessions` and the catalogue cache's metrics `cache`, at each scrape.
+    pub fn new(db: Db, sessions: SessionStore, cache: CatalogueCache) -> anyhow::Result<Self> {
         let labels = ["method", "route", "status"];
         let requests = IntCounterVec::new(
             Opts::new("bookstore_http_requests_total", "HTTP requests answered."),
@@ -109,6 +116,7 @@ impl Metrics {
             "Session-store calls that failed: the store was unreachable or too slow.",
             move || sessions.failed_calls(),
         )?))?;
+        register_cache(&registry, &cache)?;
         registry.register(Box::new(build_info))?;
         Ok(Self(Arc::new(Inner {
             registry,
@@ -157,6 +165,56 @@ impl Metrics {
             .context("encoding the metrics")?;
         String::from_utf8(text).context("encoding the metrics")
     }
+}
+
+/// The catalogue cache's counters and gauges, read from `cache` at each scrape.
+fn register_cache(registry: &Registry, cache: &CatalogueCache) -> prometheus::Result<()> {
+    let read = |field: fn(Stats) -> u64| {
+        let cache = cache.clone();
+        move || field(cache.stats())
+    };
+    for (name, help, field) in [
+        (
+            "bookstore_catalogue_cache_hits_total",
+            "Anonymous catalogue reads answered from the catalogue cache.",
+            (|s| s.hits) as fn(Stats) -> u64,
+        ),
+        (
+            "bookstore_catalogue_cache_misses_total",
+            "Anonymous catalogue reads the catalogue cache did not hold, read from the database.",
+            |s| s.misses,
+        ),
+        (
+            "bookstore_catalogue_cache_invalidations_total",
+            "Times the catalogue cache was emptied: for a catalogue write, or a lost listener.",
+            |s| s.invalidations,
+        ),
+        (
+            "bookstore_catalogue_cache_evictions_total",
+            "Entries the catalogue cache dropped to stay within its bounds.",
+            |s| s.evictions,
+        ),
+    ] {
+        registry.register(Box::new(PullingCounter::new(name, help, read(field))?))?;
+    }
+    // Entries stay far below 2^53.
+    #[allow(clippy::cast_precision_loss)]
+    let gauge = |field: fn(Stats) -> u64| {
+        let read = read(field);
+        move || read() as f64
+    };
+    registry.register(Box::new(PullingGauge::new(
+        "bookstore_catalogue_cache_entries",
+        "Representations the catalogue cache holds now.",
+        Box::new(gauge(|s| s.entries)),
+    )?))?;
+    registry.register(Box::new(PullingGauge::new(
+        "bookstore_catalogue_cache_in_use",
+        "1 while the catalogue cache answers reads (on, and on PostgreSQL listening for \
+         writes), else 0.",
+        Box::new(gauge(|s| u64::from(s.in_use))),
+    )?))?;
+    Ok(())
 }
 
 /// A counter whose value is read from elsewhere at each scrape, as

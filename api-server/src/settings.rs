@@ -78,6 +78,20 @@ pub struct Settings {
     /// Browser origins (`https://shop.example.com`) whose pages may call the API; empty
     /// turns CORS off.
     pub cors_allowed_origins: Vec<String>,
+    /// The in-memory cache of catalogue reads (`CATALOGUE_CACHE*`).
+    pub catalogue_cache: CatalogueCacheSettings,
+}
+
+/// The catalogue cache: on or off, and how much it may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct CatalogueCacheSettings {
+    /// `CATALOGUE_CACHE`: `on` (the default) or `off`.
+    pub enabled: bool,
+    /// `CATALOGUE_CACHE_MAX_ENTRIES`: the most representations kept; 0 turns it off.
+    pub max_entries: usize,
+    /// `CATALOGUE_CACHE_MAX_BYTES`: the most bytes of representations kept (a list page
+    /// can be large); 0 turns it off.
+    pub max_bytes: usize,
 }
 
 /// How statements reach PostgreSQL.
@@ -200,6 +214,11 @@ impl Settings {
             metrics_addr: get("METRICS_ADDR"),
             admin,
             cors_allowed_origins: origins(get("CORS_ALLOWED_ORIGINS"))?,
+            catalogue_cache: CatalogueCacheSettings {
+                enabled: switch(&get, "CATALOGUE_CACHE", true)?,
+                max_entries: number(&get, "CATALOGUE_CACHE_MAX_ENTRIES", 10_000)?,
+                max_bytes: number(&get, "CATALOGUE_CACHE_MAX_BYTES", 16 * 1024 * 1024)?,
+            },
         })
     }
 }
@@ -289,6 +308,16 @@ fn positive(get: &impl Fn(&str) -> Option<String>, key: &str, default: u64) -> a
     Ok(value)
 }
 
+/// `on` or `off`.
+fn switch(get: &impl Fn(&str) -> Option<String>, key: &str, default: bool) -> anyhow::Result<bool> {
+    match get(key).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some(on) if on.eq_ignore_ascii_case("on") => Ok(true),
+        Some(off) if off.eq_ignore_ascii_case("off") => Ok(false),
+        Some(other) => bail!("{key} must be on or off, not {other:?}"),
+    }
+}
+
 fn number<T: FromStr>(
     get: &impl Fn(&str) -> Option<String>,
     key: &str,
@@ -328,6 +357,8 @@ mod tests {
         assert_eq!(s.bcrypt_cost, 12);
         assert_eq!(s.idempotency_key_ttl, Duration::from_secs(24 * 3600));
         assert!(s.admin.is_none());
+        assert!(s.catalogue_cache.enabled);
+        assert_eq!(s.catalogue_cache.max_entries, 10_000);
         Ok(())
     }
 
@@ -348,6 +379,9 @@ mod tests {
             ("SIGNUP_MAX_PER_CLIENT", "-1"),
             ("IDEMPOTENCY_KEY_TTL_HOURS", "0"),
             ("IDEMPOTENCY_KEY_TTL_HOURS", "8761"),
+            ("CATALOGUE_CACHE", "yes"),
+            ("CATALOGUE_CACHE_MAX_ENTRIES", "many"),
+            ("CATALOGUE_CACHE_MAX_BYTES", "-1"),
         ] {
             let err = settings(&[(key, value)])
                 .map(|_| ())
@@ -372,7 +406,9 @@ mod tests {
             ("LOGIN_MAX_FAILURES", "0"),
             ("SIGNUP_MAX_PER_CLIENT", "0"),
             ("MAX_CONNECTIONS", "0"),
+            ("CATALOGUE_CACHE_MAX_ENTRIES", "0"),
         ])?;
+        assert_eq!(s.catalogue_cache.max_entries, 0);
         assert_eq!(s.login_throttle.max_per_account, 0);
         assert_eq!((s.signup_max_per_client, s.max_connections), (0, 0));
         Ok(())

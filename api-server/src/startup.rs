@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use crate::auth::SessionStore;
 use crate::authors::api::AuthorsApi;
 use crate::books::api::BooksApi;
+use crate::catalogue_cache::{self, CatalogueCache};
 use crate::db::{Db, Pool};
 use crate::domain::Password;
 use crate::http::contract::Contract;
@@ -88,6 +89,7 @@ impl OpenApi for Apis {
 struct Wired {
     db: Db,
     sessions: SessionStore,
+    cache: CatalogueCache,
     /// Authenticates the bearer token of every protected operation (see `users::bearer`).
     users: Arc<UserService>,
     apis: Apis,
@@ -103,6 +105,8 @@ pub struct Application {
     sessions: SessionStore,
     /// The records of idempotency keys, purged while the server runs.
     records: IdempotencyRecords,
+    /// The catalogue cache, kept coherent while the server runs.
+    cache: CatalogueCache,
     app: BoxEndpoint<'static>,
     limits: ServeLimits,
 }
@@ -144,6 +148,7 @@ impl Application {
             db: wired.db.clone(),
             sessions: wired.sessions.clone(),
             records: IdempotencyRecords::new(wired.db.clone(), settings.idempotency_key_ttl),
+            cache: wired.cache.clone(),
             app: routes(wired, &settings)?.boxed(),
             limits: ServeLimits {
                 header_read_timeout: settings.header_read_timeout,
@@ -207,12 +212,20 @@ impl Application {
             tokio::spawn(serve(listener, endpoint, self.limits, stopped))
         });
         let purge = tokio::spawn(idempotency::run_purge(self.records));
+        let listener = self
+            .db
+            .listen_options(catalogue_cache::listener::APPLICATION_NAME)
+            .filter(|_| self.cache.needs_listener())
+            .map(|options| tokio::spawn(catalogue_cache::listener::run(self.cache, options)));
         let api = serve(self.listener, self.app, self.limits, signal(stopped));
         let (served, ()) = tokio::join!(api, async {
             shutdown.await;
             let _ = stop.send(true);
         });
         purge.abort();
+        if let Some(listener) = listener {
+            listener.abort();
+        }
         served?;
         if let Some(metrics) = metrics {
             metrics.await??;
@@ -266,6 +279,9 @@ fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     let db = Db::connect_lazy(settings)?;
     let sessions = SessionStore::new(settings)?;
     let users = users::service(db.clone(), sessions.clone(), settings)?;
+    // Other servers may write a PostgreSQL database: the cache must hear of it.
+    let shared = matches!(db.pool(), Pool::Postgres(_));
+    let cache = CatalogueCache::new(&settings.catalogue_cache, shared);
     let apis = Apis {
         health: HealthApi {
             db: db.clone(),
@@ -276,21 +292,24 @@ fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         },
         authors: AuthorsApi {
             authors: authors::service(db.clone()),
+            cache: cache.clone(),
         },
         books: BooksApi {
             books: books::service(db.clone()),
+            cache: cache.clone(),
         },
         orders: OrdersApi {
             orders: orders::service(db.clone(), sessions.clone(), settings),
         },
         metrics: MetricsApi {
-            metrics: Metrics::new(db.clone(), sessions.clone())?,
+            metrics: Metrics::new(db.clone(), sessions.clone(), cache.clone())?,
         },
         metrics_with_api: settings.metrics_addr.is_none(),
     };
     Ok(Wired {
         db,
         sessions,
+        cache,
         users: Arc::new(users),
         apis,
     })

@@ -880,7 +880,15 @@ async fn a_deep_page_by_cursor_reads_as_few_index_entries_as_the_first_page() {
         .execute(&mut conn)
         .await
         .unwrap();
-    let app = TestApp::spawn_with(|key| (key == "DATABASE_URL").then(|| database.clone())).await;
+    // Every request must reach the database, and only the pool's statements be
+    // explained: no catalogue cache, and so no connection listening for its
+    // notifications.
+    let app = TestApp::spawn_with(|key| match key {
+        "DATABASE_URL" => Some(database.clone()),
+        "CATALOGUE_CACHE" => Some("off".to_owned()),
+        _ => None,
+    })
+    .await;
     sqlx::raw_sql(
         "INSERT INTO authors (id, name, created_at, updated_at) \
          SELECT gen_random_uuid(), 'Author ' || n, t, t \

@@ -267,8 +267,14 @@ async fn database_outage(test: &str, mode: Mode) {
     let (proxy, proxied) = FaultProxy::in_front_of(&database_url)
         .await
         .expect("the proxy starts");
-    let app =
-        TestApp::spawn_with(move |key| (key == "DATABASE_URL").then(|| proxied.clone())).await;
+    let app = TestApp::spawn_with(move |key| match key {
+        "DATABASE_URL" => Some(proxied.clone()),
+        // The reads must reach the database: the catalogue cache, which would answer
+        // them from memory, is tested on its own in cache.rs.
+        "CATALOGUE_CACHE" => Some("off".to_owned()),
+        _ => None,
+    })
+    .await;
     let admin = app.admin().await;
     let book = app.book(&admin, "The Left Hand of Darkness", "9.99").await;
     let (customer, _) = app.customer().await;
@@ -417,6 +423,9 @@ async fn database_failing_over_behind_dead_connections_recovers() {
     let app = TestApp::spawn_with(move |key| match key {
         "DATABASE_URL" => Some(proxied.clone()),
         "DATABASE_MAX_CONNECTIONS" => Some("1".to_owned()),
+        // The reads must reach the database: the catalogue cache, which would answer
+        // them from memory, is tested on its own in cache.rs.
+        "CATALOGUE_CACHE" => Some("off".to_owned()),
         _ => None,
     })
     .await;
@@ -478,6 +487,9 @@ async fn connections_the_database_terminates_are_replaced_after_one_503_each() {
     let app = TestApp::spawn_with(move |key| match key {
         "DATABASE_URL" => Some(server_url.clone()),
         "DATABASE_MAX_CONNECTIONS" => Some(POOL.to_string()),
+        // Only the pool's connections: no catalogue cache, and so no connection
+        // listening for its notifications (tested on its own in cache.rs).
+        "CATALOGUE_CACHE" => Some("off".to_owned()),
         _ => None,
     })
     .await;

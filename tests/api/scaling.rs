@@ -209,6 +209,9 @@ async fn on_replica(replica: &PgReplica, max_lag_ms: &'static str) -> TestApp {
         "DATABASE_URL" => Some(primary.clone()),
         "DATABASE_READ_URL" => Some(read.clone()),
         "DATABASE_READ_MAX_LAG_MS" => Some(max_lag_ms.to_owned()),
+        // These tests are about where reads go: the catalogue cache would answer them
+        // from memory, and its misses read from the primary (see cache.rs).
+        "CATALOGUE_CACHE" => Some("off".to_owned()),
         _ => None,
     })
     .await
@@ -342,5 +345,73 @@ async fn reads_fall_back_to_the_primary_when_the_replica_stops_or_lags_too_far()
     eprintln!("replica lagging: out of use {lagging:.2?} after the write");
     let read = app.client.get_book().id(late.id).send().await;
     assert!(read.is_ok(), "a lagging replica served the read: {read:?}");
+    replica.resume_replay().await.unwrap();
+}
+
+/// Waits until the catalogue cache answers reads: it listens for writes.
+async fn until_cache_in_use(app: &TestApp) {
+    use futures::TryStreamExt;
+    let since = Instant::now();
+    loop {
+        let page = app.client.metrics().send().await.unwrap().into_inner();
+        let chunks: Vec<_> = page.into_inner().try_collect().await.unwrap();
+        let page = String::from_utf8(chunks.concat()).unwrap();
+        if page
+            .lines()
+            .any(|l| l == "bookstore_catalogue_cache_in_use 1")
+        {
+            return;
+        }
+        assert!(since.elapsed() < Duration::from_secs(5), "{page}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_catalogue_cache_fills_from_the_primary_never_from_a_lagging_replica() {
+    if !runs_here(&[Tool::Postgres]) {
+        return;
+    }
+    // Arrange: the replica in use, then replaying nothing; the catalogue cache on.
+    let replica = PgReplica::start().await.expect("a primary and a replica");
+    let (primary, read) = (replica.primary_url(), replica.replica_url());
+    let app = TestApp::spawn_with(move |key| match key {
+        "DATABASE_URL" => Some(primary.clone()),
+        "DATABASE_READ_URL" => Some(read.clone()),
+        "DATABASE_READ_MAX_LAG_MS" => Some("60000".to_owned()),
+        _ => None,
+    })
+    .await;
+    let admin = app.admin().await;
+    let book = app.book(&admin, "Four Ways to Forgiveness", "9.00").await;
+    replica
+        .wait_for_replay(Duration::from_secs(10))
+        .await
+        .unwrap();
+    until_replica_in_use(&app, true, Duration::from_secs(5)).await;
+    until_cache_in_use(&app).await;
+    app.client.get_book().id(book.id).send().await.unwrap();
+    replica.pause_replay().await.unwrap();
+
+    // Act: a write the replica does not replay; the cache is emptied for it.
+    admin
+        .update_book()
+        .id(book.id)
+        .body(types::BookUpdate {
+            title: Some("Five Ways to Forgiveness".parse().unwrap()),
+            ..Default::default()
+        })
+        .send()
+        .await
+        .unwrap();
+    let added = app.book(&admin, "The Telling", "9.00").await;
+
+    // Assert: anonymous reads, misses now, come from the primary and see the writes,
+    // then keep seeing them from the cache.
+    for _ in 0..2 {
+        let read = app.client.get_book().id(book.id).send().await.unwrap();
+        assert_eq!(read.title, "Five Ways to Forgiveness");
+        app.client.get_book().id(added.id).send().await.unwrap();
+    }
     replica.resume_replay().await.unwrap();
 }

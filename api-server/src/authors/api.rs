@@ -8,6 +8,8 @@ use uuid::Uuid;
 
 use super::service::AuthorService;
 use super::wire::{self, Author, AuthorCreate, AuthorPage, AuthorUpdate};
+use crate::catalogue_cache::{CatalogueCache, Key};
+use crate::error::AppError;
 use crate::http::conditional::{IfMatch, IfNoneMatch};
 use crate::http::page::{Cursor, Limit, Offset, page_request};
 use crate::http::problem::{
@@ -19,6 +21,8 @@ use crate::users::BearerAuth;
 
 pub struct AuthorsApi {
     pub authors: AuthorService,
+    /// Anonymous reads answered from memory; emptied by every write.
+    pub cache: CatalogueCache,
 }
 
 #[OpenApi(prefix_path = "/api/v1/authors", tag = "ApiTags::Authors")]
@@ -30,8 +34,9 @@ impl AuthorsApi {
         auth: BearerAuth,
         body: Json<AuthorCreate>,
     ) -> ApiResult<Created<Author>, { UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE }> {
-        let author = self.authors.create(&auth.0, body.0.into()).await?;
-        Ok(Created::Ok(Json(author.into())))
+        let created = self.authors.create(&auth.0, body.0.into()).await;
+        self.cache.after_write(&created);
+        Ok(Created::Ok(Json(created?.into())))
     }
 
     /// List authors, oldest first.
@@ -52,9 +57,16 @@ impl AuthorsApi {
         if_none_match: IfNoneMatch,
     ) -> ApiResult<Cacheable<AuthorPage>, { UNPROCESSABLE }> {
         let page = page_request(limit.0, offset.0, cursor.0);
-        let page = self.authors.list(page, freshness(headers)).await?;
-        Ok(Cacheable::new(
-            &page.into(),
+        let key = Key::Page("authors", format!("{page:?}"));
+        let sent = self
+            .cache
+            .read(key, freshness(headers), |freshness| async move {
+                let page = self.authors.list(page, freshness).await?;
+                Ok::<_, AppError>(AuthorPage::from(page))
+            })
+            .await?;
+        Ok(Cacheable::of_representation(
+            sent,
             &if_none_match,
             Caching::Public,
         ))
@@ -70,9 +82,18 @@ impl AuthorsApi {
         #[oai(name = "If-None-Match")]
         if_none_match: IfNoneMatch,
     ) -> ApiResult<Cacheable<Author>, { NOT_FOUND | UNPROCESSABLE }> {
-        let author = self.authors.get(id.0, freshness(headers)).await?;
-        Ok(Cacheable::new(
-            &author.into(),
+        let sent = self
+            .cache
+            .read(
+                Key::Author(id.0),
+                freshness(headers),
+                |freshness| async move {
+                    Ok::<_, AppError>(Author::from(self.authors.get(id.0, freshness).await?))
+                },
+            )
+            .await?;
+        Ok(Cacheable::of_representation(
+            sent,
             &if_none_match,
             Caching::Public,
         ))
@@ -94,11 +115,9 @@ impl AuthorsApi {
     > {
         let changes = body.0.into();
         let expected = if_match.precondition(wire::etag);
-        let author = self
-            .authors
-            .update(&auth.0, id.0, changes, expected)
-            .await?;
-        Ok(Tagged::new(&author.into()))
+        let updated = self.authors.update(&auth.0, id.0, changes, expected).await;
+        self.cache.after_write(&updated);
+        Ok(Tagged::new(&updated?.into()))
     }
 
     /// Delete an author who has no books (administrators only).
@@ -115,7 +134,9 @@ impl AuthorsApi {
         { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE | PRECONDITION_FAILED },
     > {
         let expected = if_match.precondition(wire::etag);
-        self.authors.delete(&auth.0, id.0, expected).await?;
+        let deleted = self.authors.delete(&auth.0, id.0, expected).await;
+        self.cache.after_write(&deleted);
+        deleted?;
         Ok(NoContent::Done)
     }
 }

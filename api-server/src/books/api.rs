@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use super::service::BookService;
 use super::wire::{self, Book, BookCreate, BookPage, BookUpdate, book_filter};
+use crate::catalogue_cache::{CatalogueCache, Key};
 use crate::domain::Money;
+use crate::error::AppError;
 use crate::http::conditional::{IfMatch, IfNoneMatch};
 use crate::http::page::{Cursor, Limit, Offset, page_request};
 use crate::http::problem::{
@@ -21,6 +23,8 @@ use crate::users::BearerAuth;
 
 pub struct BooksApi {
     pub books: BookService,
+    /// Anonymous reads answered from memory; emptied by every write.
+    pub cache: CatalogueCache,
 }
 
 #[OpenApi(prefix_path = "/api/v1/books", tag = "ApiTags::Books")]
@@ -32,8 +36,9 @@ impl BooksApi {
         auth: BearerAuth,
         body: Json<BookCreate>,
     ) -> ApiResult<Created<Book>, { UNAUTHORIZED | FORBIDDEN | UNPROCESSABLE }> {
-        let book = self.books.create(&auth.0, body.0.into()).await?;
-        Ok(Created::Ok(Json(book.into())))
+        let created = self.books.create(&auth.0, body.0.into()).await;
+        self.cache.after_write(&created);
+        Ok(Created::Ok(Json(created?.into())))
     }
 
     /// List books, oldest first, optionally filtered.
@@ -63,16 +68,17 @@ impl BooksApi {
         if_none_match: IfNoneMatch,
     ) -> ApiResult<Cacheable<BookPage>, { UNPROCESSABLE }> {
         let filter = book_filter(author_id.0, q.0, min_price.0, max_price.0);
-        let page = self
-            .books
-            .list(
-                filter,
-                page_request(limit.0, offset.0, cursor.0),
-                freshness(headers),
-            )
+        let page = page_request(limit.0, offset.0, cursor.0);
+        let key = Key::Page("books", format!("{filter:?} {page:?}"));
+        let sent = self
+            .cache
+            .read(key, freshness(headers), |freshness| async move {
+                let page = self.books.list(filter, page, freshness).await?;
+                Ok::<_, AppError>(BookPage::from(page))
+            })
             .await?;
-        Ok(Cacheable::new(
-            &page.into(),
+        Ok(Cacheable::of_representation(
+            sent,
             &if_none_match,
             Caching::Public,
         ))
@@ -88,9 +94,18 @@ impl BooksApi {
         #[oai(name = "If-None-Match")]
         if_none_match: IfNoneMatch,
     ) -> ApiResult<Cacheable<Book>, { NOT_FOUND | UNPROCESSABLE }> {
-        let book = self.books.get(id.0, freshness(headers)).await?;
-        Ok(Cacheable::new(
-            &book.into(),
+        let sent = self
+            .cache
+            .read(
+                Key::Book(id.0),
+                freshness(headers),
+                |freshness| async move {
+                    Ok::<_, AppError>(Book::from(self.books.get(id.0, freshness).await?))
+                },
+            )
+            .await?;
+        Ok(Cacheable::of_representation(
+            sent,
             &if_none_match,
             Caching::Public,
         ))
@@ -112,8 +127,9 @@ impl BooksApi {
     > {
         let changes = body.0.into();
         let expected = if_match.precondition(wire::etag);
-        let book = self.books.update(&auth.0, id.0, changes, expected).await?;
-        Ok(Tagged::new(&book.into()))
+        let updated = self.books.update(&auth.0, id.0, changes, expected).await;
+        self.cache.after_write(&updated);
+        Ok(Tagged::new(&updated?.into()))
     }
 
     /// Delete a book that has no orders (administrators only).
@@ -130,7 +146,9 @@ impl BooksApi {
         { UNAUTHORIZED | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE | PRECONDITION_FAILED },
     > {
         let expected = if_match.precondition(wire::etag);
-        self.books.delete(&auth.0, id.0, expected).await?;
+        let deleted = self.books.delete(&auth.0, id.0, expected).await;
+        self.cache.after_write(&deleted);
+        deleted?;
         Ok(NoContent::Done)
     }
 }

@@ -264,6 +264,19 @@ impl Db {
         }
     }
 
+    /// Where a connection that `LISTEN`s for notifications connects to (PostgreSQL):
+    /// where the migrations do, `DATABASE_MIGRATION_URL` (the database itself, since
+    /// `LISTEN` does not work through PgBouncer's transaction pooling) or else
+    /// `DATABASE_URL`, with the same TLS options, and named `application_name`.
+    pub fn listen_options(&self, application_name: &str) -> Option<PgConnectOptions> {
+        match (&self.pool, &self.migrations) {
+            (Pool::Postgres(_), Some(options)) => {
+                Some(options.clone().application_name(application_name))
+            }
+            _ => None,
+        }
+    }
+
     /// What the read replica's monitor last found, if there is a replica.
     pub fn replica_state(&self) -> Option<ReplicaState> {
         self.replica.as_ref().map(|replica| replica.state())

@@ -10,6 +10,7 @@
 //! a valid list of entity tags matches nothing: a malformed `If-Match` refuses the change
 //! (412), a malformed `If-None-Match` gets the full answer.
 
+use bytes::Bytes;
 use poem::{Request, RequestBody};
 use poem_openapi::registry::{MetaParamIn, MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::ToJSON;
@@ -40,9 +41,11 @@ impl ETag {
     }
 }
 
-/// A JSON body exactly as it is sent, and its tag.
+/// A JSON body exactly as it is sent, and its tag. The body is shared, not copied, when a
+/// representation is cloned (the catalogue cache hands out clones).
+#[derive(Debug, Clone)]
 pub struct Representation {
-    pub body: Vec<u8>,
+    pub body: Bytes,
     pub etag: ETag,
 }
 
@@ -51,7 +54,10 @@ impl Representation {
     pub fn of(value: &impl ToJSON) -> Self {
         let body = serde_json::to_vec(&value.to_json()).unwrap_or_else(|_| b"null".to_vec());
         let etag = ETag::of_bytes(&body);
-        Self { body, etag }
+        Self {
+            body: Bytes::from(body),
+            etag,
+        }
     }
 }
 
@@ -231,7 +237,7 @@ mod tests {
     fn a_tag_is_the_hash_of_the_body_as_sent() {
         let value = serde_json::json!({"id": 1, "name": "Le Guin"});
         let sent = Representation::of(&value);
-        assert_eq!(sent.body, br#"{"id":1,"name":"Le Guin"}"#);
+        assert_eq!(&sent.body[..], br#"{"id":1,"name":"Le Guin"}"#);
         assert_eq!(sent.etag, ETag::of_bytes(&sent.body));
         assert_eq!(sent.etag.as_str().len(), 34);
         assert!(sent.etag.as_str().starts_with('"') && sent.etag.as_str().ends_with('"'));

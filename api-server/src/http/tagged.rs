@@ -46,7 +46,18 @@ pub struct Cacheable<T> {
 impl<T: ToJSON> Cacheable<T> {
     /// The answer to a `GET` of `value` with the request's `If-None-Match`.
     pub fn new(value: &T, if_none_match: &IfNoneMatch, caching: Caching) -> Self {
-        let representation = Representation::of(value);
+        Self::of_representation(Representation::of(value), if_none_match, caching)
+    }
+}
+
+impl<T> Cacheable<T> {
+    /// The answer to a `GET` whose representation is already serialised (a `T` as
+    /// [`Representation::of`] writes it), such as one kept by the catalogue cache.
+    pub fn of_representation(
+        representation: Representation,
+        if_none_match: &IfNoneMatch,
+        caching: Caching,
+    ) -> Self {
         Self {
             not_modified: if_none_match.matches(&representation.etag),
             representation,
