@@ -251,7 +251,8 @@ pub fn implemented_spec() -> anyhow::Result<String> {
     let _entered = runtime.as_ref().map(tokio::runtime::Runtime::enter);
     let settings = Settings::from_lookup(|key| (key == "BCRYPT_COST").then(|| "4".to_owned()))?;
     let wired = wire(&settings)?;
-    let edge = Edge::new(&settings, Arc::new(Contract::load()?));
+    let metrics = wired.apis.metrics.metrics.clone();
+    let edge = Edge::new(&settings, Arc::new(Contract::load()?), metrics);
     Ok(api_service(wired.apis, edge).spec())
 }
 
@@ -304,7 +305,7 @@ fn routes(
 ) -> anyhow::Result<impl Endpoint<Output = poem::Response> + use<>> {
     let metrics = wired.apis.metrics.metrics.clone();
     let contract = Arc::new(Contract::load()?);
-    let edge = Edge::new(settings, Arc::clone(&contract));
+    let edge = Edge::new(settings, Arc::clone(&contract), metrics.clone());
     let api = api_service(wired.apis, edge.clone());
     let docs = docs_page(&api, &contract)?;
     let yaml = contract.yaml();
@@ -338,7 +339,7 @@ fn routes(
         .data(wired.users)
         .catch_all_error(|err| async move { error_response(err) })
         .with(SecurityHeaders)
-        .with(Observe::new(metrics, &settings.trusted_proxies)))
+        .with(Observe::new(&metrics, &settings.trusted_proxies)))
 }
 
 /// The Swagger UI page, rendering the contract. poem-openapi's page embeds the spec it
