@@ -17,7 +17,10 @@
 #   4. vacuums and analyzes the seeded database, takes the list page's own SQL statement
 #      from PostgreSQL's log of one request (bench/page_statement.py) and measures it with
 #      pgbench: the database's ceiling for that scenario;
-#   5. loads the server with wrk (bench/wrk/*.lua), one scenario after the other;
+#   5. loads the server with wrk (bench/wrk/*.lua), one scenario after the other; `/health`
+#      and `GET /api/v1/books/{id}` are each followed by the same load on the peer
+#      (../shared/peers/axum-min, a minimal hand-written server over the same database
+#      and data), so that the table puts the two side by side;
 #   6. prints the results table (bench-report) with the server's peak RSS.
 # Every answer must be 2xx: any other status, a timeout or a broken connection stops the
 # benchmark with an error. Measurements, logs and the table (results.md) are kept in
@@ -31,7 +34,10 @@
 #   BENCH_WRK_THREADS=2         threads of wrk and pgbench (-j)
 #   BENCH_PGBENCH_SCALE=10      pgbench scale factor (10 = 1,000,000 accounts)
 #   BCRYPT_COST=12              the server's bcrypt cost, and the ceiling's
-#   DATABASE_MAX_CONNECTIONS    the server's pool size (server default when unset)
+#   DATABASE_MAX_CONNECTIONS    the server's pool size (server default when unset), and
+#                               the peer's
+#   BENCH_PEER_DIR              the peer's sources (default ../shared/peers/axum-min from
+#                               the repository); when they are missing, no peer is measured
 set -euo pipefail
 
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -67,6 +73,10 @@ login_connections=${BENCH_LOGIN_CONNECTIONS:-8}
 threads=${BENCH_WRK_THREADS:-2}
 pgbench_scale=${BENCH_PGBENCH_SCALE:-10}
 bcrypt_cost=${BCRYPT_COST:-12}
+peer_dir=${BENCH_PEER_DIR:-$repo_root/../shared/peers/axum-min}
+# The peer is built into a directory of its own beside the server's build: it has its own
+# Cargo.lock and versions, and the folder it lives in may be read-only.
+peer_bin=${CARGO_TARGET_DIR:-$repo_root/target}/axum-min/release/axum-min
 
 admin_email=admin@bench.example.com
 admin_password="bench admin password"
@@ -77,6 +87,8 @@ unset TEST_DATABASE_URL TEST_REDIS_URL
 
 server_pid=""
 server_port=""
+peer_pid=""
+peer_port=""
 out_dir=""
 
 stop_server() {
@@ -87,10 +99,19 @@ stop_server() {
     fi
 }
 
+stop_peer() {
+    if [[ -n $peer_pid ]]; then
+        kill -TERM "$peer_pid" 2>/dev/null || true
+        wait "$peer_pid" 2>/dev/null || true
+        peer_pid=""
+    fi
+}
+
 # shellcheck disable=SC2317,SC2329 # invoked by the EXIT trap
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
+    stop_peer
     stop_server
     services_stop
     if [[ $status -ne 0 && -n $out_dir ]]; then
@@ -191,9 +212,14 @@ machine_ticks() {
     awk '/^cpu / { total = $2+$3+$4+$5+$6+$7+$8+$9; print total - $5 - $6, total, $9 }' /proc/stat
 }
 
+# The process under load: the server, or the peer while it is measured.
+measured_pid() {
+    echo "${measured_pid:-$server_pid}"
+}
+
 cpu_begin() {
     cpu_start_wall=$(date +%s.%N)
-    cpu_start_server=$([[ -n $server_pid ]] && proc_ticks "$server_pid" || echo 0)
+    cpu_start_server=$([[ -n $(measured_pid) ]] && proc_ticks "$(measured_pid)" || echo 0)
     cpu_start_postgres=$(postgres_ticks)
     cpu_start_redis=$(proc_ticks "$redis_pid")
     cpu_start_client=$(client_ticks)
@@ -212,8 +238,8 @@ cpu_end() {
             'BEGIN { printf "%.1f", (t > 0 ? 100 * b / t : 0) }')"
         echo "machine=$((busy - cpu_start_busy))"
         echo "steal=$((steal - cpu_start_steal))"
-        if [[ -n $server_pid ]]; then
-            echo "server=$(($(proc_ticks "$server_pid") - cpu_start_server))"
+        if [[ -n $(measured_pid) ]]; then
+            echo "server=$(($(proc_ticks "$(measured_pid)") - cpu_start_server))"
         fi
         echo "postgres=$(($(postgres_ticks) - cpu_start_postgres))"
         echo "redis=$(($(proc_ticks "$redis_pid") - cpu_start_redis))"
@@ -251,9 +277,11 @@ measure_ceilings() {
 
 # --- the server under test -----------------------------------------------------------------
 
+# Whether the server (or the server on port $1) answers /health.
 server_answers() {
+    local port=${1:-$server_port}
     (
-        exec 3<>"/dev/tcp/127.0.0.1/$server_port" || exit 1
+        exec 3<>"/dev/tcp/127.0.0.1/$port" || exit 1
         printf 'GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' >&3
         IFS= read -r -t 2 line <&3 || exit 1
         [[ $line == "HTTP/1.1 200"* ]]
@@ -309,28 +337,56 @@ start_server() {
     die "could not start the server"
 }
 
+# The peer, on the server's database once it is seeded, with a pool of the server's size.
+start_peer() {
+    local attempt
+    for attempt in 1 2 3; do
+        peer_port=$(pick_port)
+        DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/bookstore" PORT="$peer_port" \
+            POOL="${DATABASE_MAX_CONNECTIONS:-10}" "$peer_bin" >>"$out_dir/peer.log" 2>&1 &
+        peer_pid=$!
+        if await_ready "$peer_pid" 50 server_answers "$peer_port"; then
+            log "peer ready on 127.0.0.1:$peer_port (pid $peer_pid)"
+            return
+        fi
+        stop_peer
+        log "the peer did not start on port $peer_port (attempt $attempt)"
+    done
+    tail -n 20 "$out_dir/peer.log" >&2 || true
+    die "could not start the peer"
+}
+
 # --- the scenarios ---------------------------------------------------------------------------
 
 # wrk with bench/wrk/$1.lua over $2 connections, for $3 seconds; results in $out_dir/$4.*.
 # A fifth argument marks a warm-up, which may end before any (slow) request completes.
+# The port is the server's unless target_port is set (to the peer's).
 wrk_run() {
     local script=$1 conns=$2 seconds=$3 name=$4 warmup_run=${5:-}
     BENCH_DATA="$out_dir/data" BENCH_RESULT="$out_dir/$name.json" \
         BENCH_WARMUP_RUN=$warmup_run wrk -t "$threads" -c "$conns" -d "${seconds}s" --timeout 10s --latency \
-        -s "bench/wrk/$script.lua" "http://127.0.0.1:$server_port" >"$out_dir/$name.txt" 2>&1 || {
+        -s "bench/wrk/$script.lua" "http://127.0.0.1:${target_port:-$server_port}" >"$out_dir/$name.txt" 2>&1 || {
         cat "$out_dir/$name.txt" >&2
         die "scenario $script: not every answer was 2xx (output above, server log in" \
             "$out_dir/server.log)"
     }
 }
 
+# Scenario $1 (bench/wrk/$1.lua) over $2 connections, measured as $3 (default $1).
 run_scenario() {
-    local name=$1 conns=$2
-    wrk_run "$name" "$conns" "$warmup" "$name.warmup" warmup
+    local script=$1 conns=$2 name=${3:-$1}
+    wrk_run "$script" "$conns" "$warmup" "$name.warmup" warmup
     cpu_begin
-    wrk_run "$name" "$conns" "$duration" "$name"
+    wrk_run "$script" "$conns" "$duration" "$name"
     cpu_end "$name"
     log "$(printf '%-11s' "$name") $(grep -m1 'Requests/sec' "$out_dir/$name.txt")"
+}
+
+# Scenario $1 on the peer right after the server, measured as peer_$1; the server is idle
+# meanwhile.
+run_peer_scenario() {
+    [[ -n $peer_pid ]] || return 0
+    target_port=$peer_port measured_pid=$peer_pid run_scenario "$1" "$2" "peer_$1"
 }
 
 write_meta() {
@@ -379,6 +435,14 @@ fi
 find_or_install_wrk
 log "building the release server and the bench programs"
 cargo build --release -p api-server -p bench
+if [[ -f $peer_dir/Cargo.toml ]]; then
+    log "building the peer ($peer_dir)"
+    cargo build --release --locked --manifest-path "$peer_dir/Cargo.toml" \
+        --target-dir "${peer_bin%/release/axum-min}"
+else
+    log "warning: no peer at $peer_dir (BENCH_PEER_DIR): the table shows no peer"
+    peer_bin=""
+fi
 
 out_dir="target/bench/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out_dir/data"
@@ -411,8 +475,14 @@ pg pgbench -T "$duration" "${args[@]}" >"$out_dir/pgbench-page.txt" 2>&1 ||
 cpu_end pgbench-page
 log "pgbench, the list page's statement: $(grep -m1 '^tps' "$out_dir/pgbench-page.txt")"
 
+if [[ -n $peer_bin ]]; then
+    start_peer
+fi
 run_scenario health "$connections"
+run_peer_scenario health "$connections"
 run_scenario book "$connections"
+run_peer_scenario book "$connections"
+stop_peer
 run_scenario books_page "$connections"
 run_scenario me "$connections"
 run_scenario order "$connections"

@@ -19,17 +19,22 @@
 //!
 //! Every label takes values from a bounded set, so the number of series stays bounded
 //! whatever clients send.
+//!
+//! A request is recorded without a lock or a lookup by labels: each route resolves its
+//! series once ([`Metrics::route`]), and each series of a route is looked up by label
+//! values only the first time it is used (see [`RouteSeries`]).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
+use poem::http::{Method, StatusCode};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Counter, Metric, MetricFamily, MetricType};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, PullingGauge,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, PullingGauge, Registry, TextEncoder,
 };
 
 use crate::auth::SessionStore;
@@ -128,16 +133,17 @@ impl Metrics {
         })))
     }
 
-    /// Records one answered request. `method` is a method from a bounded set and
-    /// `route` a route template or [`UNMATCHED_ROUTE`], so that clients cannot create
-    /// series at will; `status` is the status code.
-    pub fn record(&self, method: &str, route: &str, status: &str, elapsed: Duration) {
-        let labels = [method, route, status];
-        self.0.requests.with_label_values(&labels).inc();
-        self.0
-            .latency
-            .with_label_values(&labels)
-            .observe(elapsed.as_secs_f64());
+    /// The request series of the route `template` (`/api/v1/books/:id`, or
+    /// [`UNMATCHED_ROUTE`]), for the requests it answers.
+    pub fn route(&self, template: &str) -> Arc<RouteSeries> {
+        Arc::new(RouteSeries {
+            route: template.into(),
+            series: std::iter::repeat_with(OnceLock::new)
+                .take(METHOD_LABELS.len() * COMMON_STATUSES.len())
+                .collect(),
+            requests: self.0.requests.clone(),
+            latency: self.0.latency.clone(),
+        })
     }
 
     /// The metrics page: [`Metrics::render`], or an empty page if it fails (encoding
@@ -217,6 +223,86 @@ fn register_cache(registry: &Registry, cache: &CatalogueCache) -> prometheus::Re
     Ok(())
 }
 
+/// The `method` label: the standard methods by name, any other as `OTHER`, so that
+/// clients cannot create series at will.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodLabel(usize);
+
+/// The values of [`MethodLabel`]: the methods of RFC 9110, then `OTHER`.
+const METHOD_LABELS: [&str; 10] = [
+    "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "OTHER",
+];
+
+impl MethodLabel {
+    pub fn of(method: &Method) -> Self {
+        let index = METHOD_LABELS[..METHOD_LABELS.len() - 1]
+            .iter()
+            .position(|label| *label == method.as_str())
+            .unwrap_or(METHOD_LABELS.len() - 1);
+        Self(index)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        METHOD_LABELS[self.0]
+    }
+}
+
+/// The statuses whose series a route keeps at hand; the series of any other status (none
+/// of them is common) is looked up by its labels at each request.
+const COMMON_STATUSES: [u16; 18] = [
+    200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 412, 413, 415, 422, 428, 429, 500, 503,
+];
+
+/// The request metrics of one route: its series for each method and status, each one
+/// looked up by its labels the first time it is used, then recorded with atomic
+/// operations only. A series appears on the metrics page once a request used it, as with
+/// a lookup at each request.
+pub struct RouteSeries {
+    /// The `route` label: a route template, or [`UNMATCHED_ROUTE`].
+    route: Box<str>,
+    /// By method, then by status as in [`COMMON_STATUSES`].
+    series: Box<[OnceLock<Series>]>,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+/// The request counter and the latency histogram of one method, route and status.
+struct Series {
+    requests: IntCounter,
+    latency: Histogram,
+}
+
+impl RouteSeries {
+    /// The route template (or [`UNMATCHED_ROUTE`]).
+    pub fn route(&self) -> &str {
+        &self.route
+    }
+
+    /// Records one request answered with `status` after `elapsed`.
+    pub fn record(&self, method: MethodLabel, status: StatusCode, elapsed: Duration) {
+        let slot = COMMON_STATUSES
+            .iter()
+            .position(|common| *common == status.as_u16())
+            .and_then(|index| self.series.get(method.0 * COMMON_STATUSES.len() + index));
+        let observe = |series: &Series| {
+            series.requests.inc();
+            series.latency.observe(elapsed.as_secs_f64());
+        };
+        match slot {
+            Some(slot) => observe(slot.get_or_init(|| self.lookup(method, status))),
+            None => observe(&self.lookup(method, status)),
+        }
+    }
+
+    fn lookup(&self, method: MethodLabel, status: StatusCode) -> Series {
+        let labels = [method.as_str(), &self.route, status.as_str()];
+        Series {
+            requests: self.requests.with_label_values(&labels),
+            latency: self.latency.with_label_values(&labels),
+        }
+    }
+}
+
 /// A counter whose value is read from elsewhere at each scrape, as
 /// [`prometheus::PullingGauge`] is for gauges.
 struct PullingCounter {
@@ -255,5 +341,22 @@ impl Collector for PullingCounter {
         metric.set_counter(counter);
         family.set_metric(vec![metric]);
         vec![family]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem::http::Method;
+
+    use super::MethodLabel;
+
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(MethodLabel::of(&Method::PATCH).as_str(), "PATCH");
+        assert_eq!(MethodLabel::of(&Method::GET).as_str(), "GET");
+        let custom = Method::from_bytes(b"BREW").unwrap_or_default();
+        assert_eq!(MethodLabel::of(&custom).as_str(), "OTHER");
+        let query = Method::from_bytes(b"QUERY").unwrap_or_default();
+        assert_eq!(MethodLabel::of(&query).as_str(), "OTHER");
     }
 }

@@ -21,7 +21,7 @@ use crate::db::{Db, Pool};
 use crate::domain::Password;
 use crate::http::contract::Contract;
 use crate::http::edge::Edge;
-use crate::http::methods::{RouteTable, Served};
+use crate::http::methods::{RouteTable, Served, SpecOf, route_api};
 use crate::http::observe::Observe;
 use crate::http::problem::error_response;
 use crate::http::security::SecurityHeaders;
@@ -260,18 +260,9 @@ async fn bootstrap_admin(users: &UserService, email: &str, password: &str) -> an
 
 /// The spec the implementation describes, as JSON: what poem-openapi generates from the
 /// operations and their wire types. The server serves the contract itself; the contract
-/// test proves the two agree. Builds the API without connecting to anything.
+/// test proves the two agree. Builds no API and connects to nothing.
 pub fn implemented_spec() -> anyhow::Result<String> {
-    // The lazy pools need a runtime to exist, though they never connect here.
-    let runtime = match tokio::runtime::Handle::try_current() {
-        Ok(_) => None,
-        Err(_) => Some(tokio::runtime::Builder::new_current_thread().build()?),
-    };
-    let _entered = runtime.as_ref().map(tokio::runtime::Runtime::enter);
-    let settings = Settings::from_lookup(|key| (key == "BCRYPT_COST").then(|| "4".to_owned()))?;
-    let wired = wire(&settings)?;
-    let edge = Edge::new(&settings, Arc::new(Contract::load()?));
-    Ok(api_service(wired.apis, edge).spec())
+    Ok(spec_service().spec())
 }
 
 /// Creates every service over lazily connecting pools.
@@ -315,26 +306,29 @@ fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     })
 }
 
-fn api_service(apis: Apis, edge: Edge) -> OpenApiService<Served<Apis>, ()> {
+/// poem-openapi's service over the spec alone: it renders the spec and the documentation
+/// page; the operations themselves are routed by [`route_api`].
+fn spec_service() -> OpenApiService<SpecOf<Apis>, ()> {
     OpenApiService::new(
-        Served { api: apis, edge },
+        SpecOf::default(),
         "Bookstore API",
         env!("CARGO_PKG_VERSION"),
     )
 }
 
+/// The server's one router: the documentation, the contract and every operation, each
+/// with the edge layers around it, so that a request is routed once.
 fn routes(
     wired: Wired,
     settings: &Settings,
 ) -> anyhow::Result<impl Endpoint<Output = poem::Response> + use<>> {
     let metrics = wired.apis.metrics.metrics.clone();
     let contract = Arc::new(Contract::load()?);
-    let edge = Edge::new(settings, Arc::clone(&contract));
-    let api = api_service(wired.apis, edge.clone());
-    let docs = docs_page(&api, &contract)?;
+    let edge = Edge::new(settings, Arc::clone(&contract), metrics.clone());
+    let docs = docs_page(&spec_service(), &contract)?;
     let yaml = contract.yaml();
     let json = contract.json().to_owned();
-    Ok(Route::new()
+    let route = Route::new()
         .nest(
             "/docs",
             edge.around(
@@ -358,18 +352,22 @@ fn routes(
                 "/openapi.yaml",
                 make_sync(move |_| yaml.with_content_type("application/yaml; charset=utf-8")),
             ),
-        )
-        .nest("/", api)
+        );
+    let api = Served {
+        api: wired.apis,
+        edge,
+    };
+    Ok(route_api(route, api)
         .data(wired.users)
         .catch_all_error(|err| async move { error_response(err) })
         .with(SecurityHeaders)
-        .with(Observe::new(metrics, &settings.trusted_proxies)))
+        .with(Observe::new(&metrics, &settings.trusted_proxies)))
 }
 
 /// The Swagger UI page, rendering the contract. poem-openapi's page embeds the spec it
 /// generates; the contract takes its place, so that readers see its own prose.
 fn docs_page(
-    api: &OpenApiService<Served<Apis>, ()>,
+    api: &OpenApiService<SpecOf<Apis>, ()>,
     contract: &Contract,
 ) -> anyhow::Result<String> {
     let page = api.swagger_ui_html();

@@ -5,8 +5,9 @@
 //! `<scenario>.json` (written by `bench/wrk/common.lua`), `pgbench-select.txt` and
 //! `pgbench-write.txt` (pgbench's own output), `pgbench-page.txt` (pgbench running the
 //! list page's statement, as PostgreSQL logged it), `bcrypt.json` (bench-bcrypt),
-//! `<step>.cpu` (`key=value` CPU times of each process during a step) and
-//! `server-status.txt` (the server's `/proc/<pid>/status` at the end).
+//! `<step>.cpu` (`key=value` CPU times of each process during a step),
+//! `server-status.txt` (the server's `/proc/<pid>/status` at the end) and, when the peer
+//! was measured, `peer_<scenario>.json` (its results, as for the server).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -80,6 +81,28 @@ pub const SCENARIOS: [Scenario; 6] = [
         key: "login",
         label: "`POST /api/v1/users/login`",
         ceiling: Ceiling::Bcrypt,
+        target: 0.9,
+    },
+];
+
+/// A scenario measured on the peer too (`../shared/peers/axum-min`, a minimal hand-written
+/// server on the same database and data), right after the server.
+#[derive(Debug)]
+pub struct PeerScenario {
+    /// The scenario's key in [`SCENARIOS`]; the peer's results are `peer_<key>.json`.
+    pub key: &'static str,
+    /// The least acceptable ratio of the server's req/s to the peer's.
+    pub target: f64,
+}
+
+/// The scenarios the peer serves.
+pub const PEER_SCENARIOS: [PeerScenario; 2] = [
+    PeerScenario {
+        key: "health",
+        target: 0.8,
+    },
+    PeerScenario {
+        key: "book",
         target: 0.9,
     },
 ];
@@ -207,6 +230,8 @@ pub fn peak_rss_mib(status: &str) -> anyhow::Result<f64> {
 pub struct Run {
     pub meta: HashMap<String, String>,
     pub scenarios: Vec<(&'static Scenario, WrkResult)>,
+    /// The peer's results, when it was measured.
+    pub peers: Vec<(&'static PeerScenario, WrkResult)>,
     pub select: Pgbench,
     pub write: Pgbench,
     /// pgbench running the list page's own statement, when measured.
@@ -231,16 +256,32 @@ impl Run {
                 serde_json::from_str(&read(&file)?).with_context(|| format!("parsing {file}"))?;
             scenarios.push((scenario, result));
         }
+        let mut peers = Vec::new();
+        for peer in &PEER_SCENARIOS {
+            let file = format!("peer_{}.json", peer.key);
+            if let Ok(text) = read(&file) {
+                let result: WrkResult =
+                    serde_json::from_str(&text).with_context(|| format!("parsing {file}"))?;
+                peers.push((peer, result));
+            }
+        }
         let mut cpu = Vec::new();
-        let steps = ["pgbench-select", "pgbench-write", "pgbench-page"];
-        for step in steps.into_iter().chain(SCENARIOS.iter().map(|s| s.key)) {
+        let steps = ["pgbench-select", "pgbench-write", "pgbench-page"]
+            .into_iter()
+            .map(str::to_owned);
+        let scenario_steps = SCENARIOS.iter().flat_map(|s| {
+            let peer = PEER_SCENARIOS.iter().any(|p| p.key == s.key);
+            std::iter::once(s.key.to_owned()).chain(peer.then(|| format!("peer_{}", s.key)))
+        });
+        for step in steps.chain(scenario_steps) {
             if let Ok(text) = read(&format!("{step}.cpu")) {
-                cpu.push((step.to_owned(), CpuUse::parse(&text)?));
+                cpu.push((step, CpuUse::parse(&text)?));
             }
         }
         Ok(Self {
             meta: key_values(&read("meta.env").unwrap_or_default()),
             scenarios,
+            peers,
             select: Pgbench::parse(&read("pgbench-select.txt")?)?,
             write: Pgbench::parse(&read("pgbench-write.txt")?)?,
             page: match read("pgbench-page.txt") {
@@ -255,16 +296,29 @@ impl Run {
 
     /// The scenarios that broke the rule that every answer is 2xx.
     pub fn failures(&self) -> Vec<String> {
-        self.scenarios
+        let server = self.scenarios.iter().map(|(s, r)| (s.label.to_owned(), r));
+        let peer = self
+            .peers
             .iter()
+            .map(|(p, r)| (format!("{} on the peer", label_of(p.key)), r));
+        server
+            .chain(peer)
             .filter(|(_, result)| !result.clean())
-            .map(|(scenario, r)| {
+            .map(|(label, r)| {
                 format!(
-                    "{}: {} of {} answers not 2xx, socket errors {:?}; first: {}",
-                    scenario.label, r.non_2xx, r.requests, r.errors, r.first_bad
+                    "{label}: {} of {} answers not 2xx, socket errors {:?}; first: {}",
+                    r.non_2xx, r.requests, r.errors, r.first_bad
                 )
             })
             .collect()
+    }
+
+    /// The server's and the peer's results of each scenario the peer was measured in.
+    fn side_by_side(&self) -> impl Iterator<Item = (&PeerScenario, &WrkResult, &WrkResult)> {
+        self.peers.iter().filter_map(|(peer, peer_result)| {
+            let (_, ours) = self.scenarios.iter().find(|(s, _)| s.key == peer.key)?;
+            Some((*peer, ours, peer_result))
+        })
     }
 
     fn ceiling(&self, ceiling: Ceiling) -> (f64, String) {
@@ -295,6 +349,14 @@ impl Run {
         if self.rss_mib >= RSS_TARGET_MIB {
             missed.push("server peak RSS");
         }
+        for (peer, ours, theirs) in self.side_by_side() {
+            if ours.rps / theirs.rps < peer.target {
+                missed.push(match peer.key {
+                    "health" => "`GET /health` beside the peer",
+                    _ => "`GET /api/v1/books/{id}` beside the peer",
+                });
+            }
+        }
         missed
     }
 
@@ -303,6 +365,7 @@ impl Run {
         let mut out = String::new();
         self.write_header(&mut out);
         self.write_table(&mut out);
+        self.write_peer(&mut out);
         self.write_ceilings(&mut out);
         self.write_cpu(&mut out);
         self.write_budgets(&mut out);
@@ -369,6 +432,33 @@ impl Run {
             out.push_str("\nEvery target met.\n");
         } else {
             let _ = writeln!(out, "\nTargets missed: {}.", missed.join(", "));
+        }
+    }
+
+    /// The scenarios the peer was measured in, the server's rate beside the peer's.
+    fn write_peer(&self, out: &mut String) {
+        if self.peers.is_empty() {
+            return;
+        }
+        out.push_str(
+            "\nSide by side with the peer (`../shared/peers/axum-min`: axum, tokio-postgres with \
+             cached prepared statements and a pool of the server's size, mimalloc; no logging, \
+             metrics, request ids or security headers), loaded right after the server in the \
+             same run, on the same database and data:\n\n\
+             | scenario | this server | peer | ratio | target | met? |\n\
+             |---|--:|--:|--:|--:|:-:|\n",
+        );
+        for (peer, ours, theirs) in self.side_by_side() {
+            let ratio = ours.rps / theirs.rps;
+            let _ = writeln!(
+                out,
+                "| {} | {} req/s | {} req/s | {ratio:.2} | ≥ {:.2} | {} |",
+                label_of(peer.key),
+                thousands(ours.rps),
+                thousands(theirs.rps),
+                peer.target,
+                yes_no(ratio >= peer.target),
+            );
         }
     }
 
@@ -519,6 +609,11 @@ impl Run {
             "pgbench-select" => Some(self.select.tps * cpu.wall_s),
             "pgbench-write" => Some(self.write.tps * cpu.wall_s),
             "pgbench-page" => self.page.as_ref().map(|p| p.tps * cpu.wall_s),
+            _ if step.starts_with("peer_") => self
+                .peers
+                .iter()
+                .find(|(p, _)| step.strip_prefix("peer_") == Some(p.key))
+                .map(|(_, r)| r.requests as f64),
             _ => self
                 .scenarios
                 .iter()
@@ -526,6 +621,14 @@ impl Run {
                 .map(|(_, r)| r.requests as f64),
         }
     }
+}
+
+/// The label of the scenario of `key`.
+fn label_of(key: &str) -> &'static str {
+    SCENARIOS
+        .iter()
+        .find(|s| s.key == key)
+        .map_or("?", |s| s.label)
 }
 
 fn yes_no(met: bool) -> &'static str {
@@ -641,6 +744,7 @@ mod tests {
                     _ => (s, wrk(1, 1e9)),
                 })
                 .collect(),
+            peers: vec![(&PEER_SCENARIOS[0], wrk(1, 2e9))],
             select: Pgbench {
                 tps: 40_000.0,
                 latency_ms: None,
@@ -673,6 +777,14 @@ mod tests {
             report.contains("| `GET /api/v1/books/{id}` | 20,000 req/s | 100 | 40 | 60 | 60 |"),
             "{report}"
         );
+        // The peer served twice the server's /health: half of it, short of 0.8.
+        assert!(
+            report.contains(
+                "| `GET /health` | 1,000,000,000 req/s | 2,000,000,000 req/s | 0.50 | ≥ 0.80 | **no** |"
+            ),
+            "{report}"
+        );
+        assert!(run.missed().contains(&"`GET /health` beside the peer"));
         Ok(())
     }
 

@@ -18,12 +18,13 @@ use super::explain::Explain;
 use super::limits::Limits;
 use super::problem::{Problem, error_response};
 use crate::error::AppError;
+use crate::metrics::{Metrics, RouteSeries};
 use crate::settings::Settings;
 
-/// The template of the route that answered a request (`/api/v1/books/:id`), left on the
-/// answer by the endpoint the router matched.
-#[derive(Debug, Clone)]
-pub struct RouteTemplate(pub Arc<str>);
+/// The route that answered a request, with its template (`/api/v1/books/:id`) and its
+/// metrics, left on the answer by the endpoint the router matched.
+#[derive(Clone)]
+pub struct RouteTemplate(pub Arc<RouteSeries>);
 
 /// The layers of [`Edge::around`], configured once.
 #[derive(Clone)]
@@ -31,12 +32,14 @@ pub struct Edge {
     limits: Limits,
     cors: CorsPolicy,
     contract: Arc<Contract>,
+    metrics: Metrics,
 }
 
 impl Edge {
-    pub fn new(settings: &Settings, contract: Arc<Contract>) -> Self {
+    pub fn new(settings: &Settings, contract: Arc<Contract>, metrics: Metrics) -> Self {
         Self {
             contract,
+            metrics,
             limits: Limits {
                 max_body_bytes: settings.max_body_bytes,
                 timeout: settings.request_timeout,
@@ -51,10 +54,10 @@ impl Edge {
     where
         E: Endpoint + 'static,
     {
-        let template: Arc<str> = template.into();
+        let route = RouteTemplate(self.metrics.route(template));
         let explain = Explain {
-            route: self.contract.route(&template),
-            template: Arc::clone(&template),
+            route: self.contract.route(template),
+            template: template.into(),
         };
         endpoint
             .with(CatchPanic::new().with_handler(panic_response))
@@ -63,7 +66,7 @@ impl Edge {
             .catch_all_error(|err| async move { error_response(err) })
             .with(self.cors.clone())
             .map(move |mut resp: Response| {
-                resp.set_data(RouteTemplate(Arc::clone(&template)));
+                resp.set_data(route.clone());
                 async move { resp }
             })
             .boxed()

@@ -10,9 +10,14 @@
 //! neither credentials nor tokens can reach the log through it.
 //!
 //! The route template is the one poem's router matched: the endpoint it matched leaves
-//! it on the answer as a [`RouteTemplate`] (see `http::edge`). Everything that may answer
-//! without running the operation (the body and time limits, CORS preflights) runs inside
-//! the router for that reason, so that such answers are counted under their route too.
+//! its [`RouteSeries`] (its template and its metrics) on the answer as a
+//! [`RouteTemplate`] (see `http::edge`). Everything that may answer without running the
+//! operation (the body and time limits, CORS preflights) runs inside the router for that
+//! reason, so that such answers are counted under their route too.
+//!
+//! This runs for every request, so it does no more than it must: the `request` span and
+//! the log line cost nothing when the log level leaves them out, and the raw path is kept
+//! only for a log line about a request that matched no route.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -20,16 +25,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ipnet::IpNet;
-use poem::http::{HeaderName, Method, Uri};
+use poem::http::{HeaderName, Uri};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use tracing::Instrument;
 
 use super::edge::RouteTemplate;
-use super::methods::STANDARD;
 use super::problem::error_response;
 use super::request_id::{REQUEST_ID_HEADER, RequestId};
 use crate::auth::ClientAddr;
-use crate::metrics::{Metrics, UNMATCHED_ROUTE};
+use crate::metrics::{MethodLabel, Metrics, RouteSeries, UNMATCHED_ROUTE};
 
 /// The header in which proxies name who they forwarded a request for.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -39,16 +43,16 @@ const MAX_LOGGED_PATH_LEN: usize = 256;
 
 /// The middleware; see the module documentation.
 pub struct Observe {
-    metrics: Metrics,
+    unmatched: Arc<RouteSeries>,
     trusted_proxies: Arc<[IpNet]>,
 }
 
 impl Observe {
     /// Records into `metrics`; the client of a request from one of `trusted_proxies` is
     /// the one its `X-Forwarded-For` names (see [`ClientAddr`]).
-    pub fn new(metrics: Metrics, trusted_proxies: &[IpNet]) -> Self {
+    pub fn new(metrics: &Metrics, trusted_proxies: &[IpNet]) -> Self {
         Self {
-            metrics,
+            unmatched: metrics.route(UNMATCHED_ROUTE),
             trusted_proxies: trusted_proxies.into(),
         }
     }
@@ -60,7 +64,7 @@ impl<E: Endpoint> Middleware<E> for Observe {
     fn transform(&self, inner: E) -> Self::Output {
         ObserveEndpoint {
             inner,
-            metrics: self.metrics.clone(),
+            unmatched: Arc::clone(&self.unmatched),
             trusted_proxies: Arc::clone(&self.trusted_proxies),
         }
     }
@@ -68,7 +72,8 @@ impl<E: Endpoint> Middleware<E> for Observe {
 
 pub struct ObserveEndpoint<E> {
     inner: E,
-    metrics: Metrics,
+    /// The series of the requests that match no route.
+    unmatched: Arc<RouteSeries>,
     trusted_proxies: Arc<[IpNet]>,
 }
 
@@ -80,35 +85,41 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         let id = RequestId::from_header(req.headers().get(REQUEST_ID_HEADER));
         let client = client_of(&req, &self.trusted_proxies);
         req.set_data(client);
-        let method = method_label(req.method());
-        let uri = req.uri().clone();
+        let method = MethodLabel::of(req.method());
         let span = tracing::info_span!("request", request_id = %id.as_str());
-        async move {
-            let mut resp = match self.inner.call(req).await {
-                Ok(resp) => resp.into_response(),
-                Err(err) => error_response(err),
-            };
-            let status = resp.status();
-            let elapsed = started.elapsed();
-            let template = resp
-                .data::<RouteTemplate>()
-                .map(|route| Arc::clone(&route.0));
-            let route = template.as_deref().unwrap_or(UNMATCHED_ROUTE);
-            self.metrics.record(method, route, status.as_str(), elapsed);
+        // The raw path is logged only for a request that matches no route.
+        let uri = tracing::enabled!(tracing::Level::INFO).then(|| req.uri().clone());
+        let answered = self.inner.call(req);
+        // A disabled span would only be entered and left at each poll, for nothing.
+        let answered = if span.is_disabled() {
+            answered.await
+        } else {
+            answered.instrument(span.clone()).await
+        };
+        let mut resp = match answered {
+            Ok(resp) => resp.into_response(),
+            Err(err) => error_response(err),
+        };
+        let status = resp.status();
+        let elapsed = started.elapsed();
+        let series = resp.data::<RouteTemplate>().map(|route| &route.0);
+        let template = series.map(|series| series.route());
+        series
+            .unwrap_or(&self.unmatched)
+            .record(method, status, elapsed);
+        span.in_scope(|| {
             tracing::info!(
-                method,
-                route = %LoggedRoute { template: template.as_deref(), uri: &uri },
+                method = method.as_str(),
+                route = %LoggedRoute { template, uri: uri.as_ref() },
                 client = %client,
                 status = status.as_u16(),
                 latency_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3,
                 "answered"
             );
-            resp.headers_mut()
-                .insert(REQUEST_ID_HEADER, id.into_header());
-            Ok(resp)
-        }
-        .instrument(span)
-        .await
+        });
+        resp.headers_mut()
+            .insert(REQUEST_ID_HEADER, id.into_header());
+        Ok(resp)
     }
 }
 
@@ -127,20 +138,11 @@ fn client_of(req: &Request, trusted_proxies: &[IpNet]) -> ClientAddr {
     ClientAddr::resolve(peer, forwarded, trusted_proxies)
 }
 
-/// The method as a label: the standard methods by name, any other as `OTHER`, so that
-/// clients cannot create series at will.
-fn method_label(method: &Method) -> &'static str {
-    STANDARD
-        .iter()
-        .find(|standard| *standard == method)
-        .map_or("OTHER", Method::as_str)
-}
-
 /// The route of a request in its log line: the template it matched, else its raw path,
 /// cut to a sane length (anyone can send any path). Written only if the line is.
 struct LoggedRoute<'a> {
     template: Option<&'a str>,
-    uri: &'a Uri,
+    uri: Option<&'a Uri>,
 }
 
 impl fmt::Display for LoggedRoute<'_> {
@@ -148,24 +150,10 @@ impl fmt::Display for LoggedRoute<'_> {
         if let Some(template) = self.template {
             return f.write_str(template);
         }
-        let path = self.uri.path();
+        let path = self.uri.map_or("", Uri::path);
         match path.char_indices().nth(MAX_LOGGED_PATH_LEN) {
             Some((end, _)) => write!(f, "{}…", &path[..end]),
             None => f.write_str(path),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use poem::http::Method;
-
-    use super::method_label;
-
-    #[test]
-    fn unknown_methods_share_one_label() {
-        assert_eq!(method_label(&Method::PATCH), "PATCH");
-        let custom = Method::from_bytes(b"BREW").unwrap_or_default();
-        assert_eq!(method_label(&custom), "OTHER");
     }
 }
