@@ -233,27 +233,8 @@ async fn another_server_sees_a_write_within_a_second() {
     let a = deployment.start(&[]).await;
     let b = deployment.start(&[]).await;
     let admin = a.admin().await;
-    let author = admin
-        .create_author()
-        .body(types::AuthorCreate {
-            name: valid("Octavia E. Butler"),
-            bio: None,
-        })
-        .send()
-        .await
-        .unwrap();
-    let book = admin
-        .create_book()
-        .body(types::BookCreate {
-            title: valid("Kindred"),
-            author_id: author.id,
-            description: None,
-            price: bookstore_tests::money("11.00"),
-            published_at: None,
-        })
-        .send()
-        .await
-        .unwrap();
+    let author = bookstore_tests::author(&admin, "Octavia E. Butler").await;
+    let book = bookstore_tests::book_by(&admin, author.id, "Kindred", "11.00").await;
     settled(&b.client).await;
     let mut delays = Vec::new();
     for (round, title) in ["Dawn", "Adulthood Rites", "Imago"].into_iter().enumerate() {

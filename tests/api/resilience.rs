@@ -650,28 +650,8 @@ async fn two_replicas_share_sessions_logouts_and_orders() {
     let deployment = Deployment::fresh().await;
     let (one, two) = tokio::join!(deployment.start(&[]), deployment.start(&[]));
     let admin = one.admin().await;
-    let author = admin
-        .create_author()
-        .body(types::AuthorCreate {
-            name: valid("N. K. Jemisin"),
-            bio: None,
-        })
-        .send()
-        .await
-        .unwrap();
-    let book = admin
-        .create_book()
-        .body(types::BookCreate {
-            title: valid("The Fifth Season"),
-            author_id: author.id,
-            description: None,
-            price: bookstore_tests::money("11.00"),
-            published_at: None,
-        })
-        .send()
-        .await
-        .unwrap()
-        .into_inner();
+    let author = bookstore_tests::author(&admin, "N. K. Jemisin").await;
+    let book = bookstore_tests::book_by(&admin, author.id, "The Fifth Season", "11.00").await;
 
     // Act and Assert: a token issued by one works on the other.
     let (on_one, session) = one.customer().await;

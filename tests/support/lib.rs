@@ -221,27 +221,18 @@ impl TestApp {
         with_token(&self.base_url, token)
     }
 
-    /// Creates an author as `admin`.
+    /// Creates an author as `admin` (see [`author`]).
     pub async fn author(&self, admin: &Client, name: &str) -> types::Author {
-        admin
-            .create_author()
-            .body(types::AuthorCreate {
-                name: valid(name),
-                bio: None,
-            })
-            .send()
-            .await
-            .expect("creating an author succeeds")
-            .into_inner()
+        author(admin, name).await
     }
 
     /// Creates a book by a new author at `price` as `admin`.
     pub async fn book(&self, admin: &Client, title: &str, price: &str) -> types::Book {
-        let author = self.author(admin, "Ursula K. Le Guin").await;
-        self.book_by(admin, author.id, title, price).await
+        let author = author(admin, "Ursula K. Le Guin").await;
+        book_by(admin, author.id, title, price).await
     }
 
-    /// Creates a book by `author_id` at `price` as `admin`.
+    /// Creates a book by `author_id` at `price` as `admin` (see [`book_by`]).
     pub async fn book_by(
         &self,
         admin: &Client,
@@ -249,20 +240,39 @@ impl TestApp {
         title: &str,
         price: &str,
     ) -> types::Book {
-        admin
-            .create_book()
-            .body(types::BookCreate {
-                title: valid(title),
-                author_id,
-                description: None,
-                price: money(price),
-                published_at: None,
-            })
-            .send()
-            .await
-            .expect("creating a book succeeds")
-            .into_inner()
+        book_by(admin, author_id, title, price).await
     }
+}
+
+/// Creates an author as `admin`, on any server.
+pub async fn author(admin: &Client, name: &str) -> types::Author {
+    admin
+        .create_author()
+        .body(types::AuthorCreate {
+            name: valid(name),
+            bio: None,
+        })
+        .send()
+        .await
+        .expect("creating an author succeeds")
+        .into_inner()
+}
+
+/// Creates a book by `author_id` at `price` as `admin`, on any server.
+pub async fn book_by(admin: &Client, author_id: Uuid, title: &str, price: &str) -> types::Book {
+    admin
+        .create_book()
+        .body(types::BookCreate {
+            title: valid(title),
+            author_id,
+            description: None,
+            price: money(price),
+            published_at: None,
+        })
+        .send()
+        .await
+        .expect("creating a book succeeds")
+        .into_inner()
 }
 
 /// Logs in through `client` and returns an authenticated client with the login answer.
