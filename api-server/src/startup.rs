@@ -21,10 +21,8 @@ use crate::db::{Db, Pool};
 use crate::domain::Password;
 use crate::http::contract::Contract;
 use crate::http::edge::Edge;
-use crate::http::methods::{RouteTable, Served, SpecOf, route_api};
+use crate::http::methods::{RouteTable, SpecOf, route_api};
 use crate::http::observe::Observe;
-use crate::http::problem::error_response;
-use crate::http::security::SecurityHeaders;
 use crate::http::serve::{ServeLimits, serve};
 use crate::idempotency::{self, IdempotencyRecords};
 use crate::metrics::Metrics;
@@ -353,14 +351,7 @@ fn routes(
                 make_sync(move |_| yaml.with_content_type("application/yaml; charset=utf-8")),
             ),
         );
-    let api = Served {
-        api: wired.apis,
-        edge,
-    };
-    Ok(route_api(route, api)
-        .data(wired.users)
-        .catch_all_error(|err| async move { error_response(err) })
-        .with(SecurityHeaders)
+    Ok(route_api(route, wired.apis, &edge, wired.users)
         .with(Observe::new(&metrics, &settings.trusted_proxies)))
 }
 

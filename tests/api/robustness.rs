@@ -1700,6 +1700,7 @@ async fn a_wrong_method_on_a_known_route_is_a_method_not_allowed_problem_listing
     let world = World::new().await;
     let book = format!("/api/v1/books/{}", world.book.id);
     let query = Method::from_bytes(b"QUERY").unwrap();
+    let purge = Method::from_bytes(b"PURGE").unwrap();
     let routes = [
         (Method::PUT, "/api/v1/books", "GET, HEAD, POST"),
         (Method::DELETE, "/api/v1/books", "GET, HEAD, POST"),
@@ -1708,6 +1709,7 @@ async fn a_wrong_method_on_a_known_route_is_a_method_not_allowed_problem_listing
         (Method::TRACE, book.as_str(), "GET, HEAD, PATCH, DELETE"),
         (Method::OPTIONS, book.as_str(), "GET, HEAD, PATCH, DELETE"),
         (query, book.as_str(), "GET, HEAD, PATCH, DELETE"),
+        (purge, book.as_str(), "GET, HEAD, PATCH, DELETE"),
         (Method::GET, "/api/v1/users/signup", "POST"),
         (Method::HEAD, "/api/v1/users/signup", "POST"),
         (Method::PUT, "/api/v1/users/me", "GET, HEAD, PATCH, DELETE"),

@@ -78,7 +78,7 @@ impl AuthorRepository {
     }
 
     pub async fn find(&self, id: Uuid, freshness: Freshness) -> Result<Option<Author>, AppError> {
-        let stmt = select().and_where(Expr::col(Authors::Id).eq(id)).to_owned();
+        let stmt = select().and_where(Expr::col(Authors::Id).eq(id)).take();
         let row: Option<AuthorRow> = self.db.reading(freshness).fetch_optional(&stmt).await?;
         Ok(row.map(Into::into))
     }
@@ -189,8 +189,5 @@ fn locked(id: Uuid) -> SelectStatement {
 }
 
 fn select() -> SelectStatement {
-    Query::select()
-        .columns(COLUMNS)
-        .from(Authors::Table)
-        .to_owned()
+    Query::select().columns(COLUMNS).from(Authors::Table).take()
 }

@@ -99,7 +99,7 @@ impl BookRepository {
     }
 
     pub async fn find(&self, id: Uuid, freshness: Freshness) -> Result<Option<Book>, AppError> {
-        let stmt = select().and_where(Expr::col(Books::Id).eq(id)).to_owned();
+        let stmt = select().and_where(Expr::col(Books::Id).eq(id)).take();
         let row: Option<BookRow> = self.db.reading(freshness).fetch_optional(&stmt).await?;
         Ok(row.map(Into::into))
     }
@@ -251,10 +251,7 @@ fn listing(filter_by: BookFilter) -> Listing<Books> {
 }
 
 fn select() -> SelectStatement {
-    Query::select()
-        .columns(COLUMNS)
-        .from(Books::Table)
-        .to_owned()
+    Query::select().columns(COLUMNS).from(Books::Table).take()
 }
 
 /// Escapes LIKE wildcards so the needle matches literally.

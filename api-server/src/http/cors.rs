@@ -41,6 +41,11 @@ impl CorsPolicy {
         }
     }
 
+    /// Whether any origin is allowed.
+    pub fn is_on(&self) -> bool {
+        !self.origins.is_empty()
+    }
+
     fn cors(&self) -> Cors {
         Cors::new()
             .allow_origins(self.origins.iter().cloned())

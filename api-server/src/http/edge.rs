@@ -4,13 +4,16 @@
 //!
 //! These run inside the router rather than around it, so that every answer, their own
 //! included (a 413, a timeout, a preflight), carries the template of the route the router
-//! matched, for the request log and metrics (see `http::observe`).
+//! matched, for the request log and metrics (see `http::observe`). They run for every
+//! request, so they are one endpoint, [`Guarded`], rather than a stack of middleware:
+//! each layer of a stack would move the request and its future once more.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use poem::endpoint::BoxEndpoint;
-use poem::middleware::CatchPanic;
-use poem::{Endpoint, EndpointExt, Response};
+use futures::FutureExt;
+use poem::endpoint::EitherEndpoint;
+use poem::{Endpoint, EndpointExt, IntoResponse, Middleware, Request, Response};
 
 use super::contract::Contract;
 use super::cors::CorsPolicy;
@@ -50,26 +53,77 @@ impl Edge {
 
     /// `endpoint`, served at the route `template` (`/api/v1/books/:id`), with every layer
     /// around it; its answers carry `template` as their [`RouteTemplate`].
-    pub fn around<E>(&self, template: &str, endpoint: E) -> BoxEndpoint<'static, Response>
+    pub fn around<E>(
+        &self,
+        template: &str,
+        endpoint: E,
+    ) -> impl Endpoint<Output = Response> + use<E>
     where
         E: Endpoint + 'static,
     {
         let route = RouteTemplate(self.metrics.route(template));
-        let explain = Explain {
-            route: self.contract.route(template),
-            template: template.into(),
+        let guarded = |route| Guarded {
+            inner: endpoint,
+            explain: Explain {
+                route: self.contract.route(template),
+                template: template.into(),
+            },
+            limits: self.limits,
+            route,
         };
-        endpoint
-            .with(CatchPanic::new().with_handler(panic_response))
-            .with(explain)
-            .with(self.limits)
-            .catch_all_error(|err| async move { error_response(err) })
-            .with(self.cors.clone())
-            .map(move |mut resp: Response| {
-                resp.set_data(route.clone());
-                async move { resp }
-            })
-            .boxed()
+        if self.cors.is_on() {
+            // CORS answers preflights itself: those carry the route too.
+            let cors = self
+                .cors
+                .transform(guarded(None))
+                .map(move |mut resp: Response| {
+                    resp.set_data(route.clone());
+                    async move { resp }
+                });
+            EitherEndpoint::B(cors.boxed())
+        } else {
+            EitherEndpoint::A(guarded(Some(route)))
+        }
+    }
+}
+
+/// An operation with the layers that run inside CORS, in one endpoint: the time and body
+/// limits, refused input explained, a panic turned into a 500, every error into a problem.
+struct Guarded<E> {
+    inner: E,
+    explain: Explain,
+    limits: Limits,
+    /// The route its answers carry, unless something around it sets it.
+    route: Option<RouteTemplate>,
+}
+
+impl<E: Endpoint> Endpoint for Guarded<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let mut resp = match self.limits.in_time(self.handle(req)).await {
+            Ok(resp) => resp,
+            Err(err) => error_response(err),
+        };
+        if let Some(route) = &self.route {
+            resp.set_data(route.clone());
+        }
+        Ok(resp)
+    }
+}
+
+impl<E: Endpoint> Guarded<E> {
+    async fn handle(&self, mut req: Request) -> poem::Result<Response> {
+        let body = self.limits.read_body(&mut req).await?;
+        let sent = self.explain.keep(&req, &body);
+        match AssertUnwindSafe(self.inner.call(req)).catch_unwind().await {
+            Ok(Ok(resp)) => Ok(resp.into_response()),
+            Ok(Err(err)) => Err(match &sent {
+                Some(sent) => self.explain.explain(sent, err),
+                None => err,
+            }),
+            Err(panic) => Ok(panic_response(panic)),
+        }
     }
 }
 

@@ -5,8 +5,8 @@
 //! happens, the request is checked against the contract's schemas for the operation
 //! instead, and the answer is a 422 whose `errors` name every offending field by its JSON
 //! path (`price`, `items.0.book_id`) or parameter name (`limit`), in plain words. Only
-//! refused requests pay for it: the others keep a clone of the URI and of the body's bytes
-//! (reference-counted), nothing more.
+//! refused requests pay for it: the others keep a clone of the URI, of the header
+//! parameters they carry and of the body's bytes (reference-counted), nothing more.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -15,8 +15,8 @@ use bytes::Bytes;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{JsonType, ValidationError};
 use percent_encoding::percent_decode_str;
-use poem::http::{HeaderMap, StatusCode, Uri};
-use poem::{Endpoint, Middleware, Request};
+use poem::Request;
+use poem::http::{HeaderValue, StatusCode, Uri};
 use poem_openapi::error::{
     ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
@@ -30,72 +30,52 @@ const DETAIL: &str = "The request does not match the API's contract; see errors.
 
 /// Explains the refused requests of one route (see the module documentation); a route
 /// the contract does not describe (`/docs`) is left as it is.
-#[derive(Clone)]
 pub struct Explain {
     pub route: Option<Arc<RouteRules>>,
     /// The route's template, as poem writes it (`/api/v1/books/:id`).
     pub template: Arc<str>,
 }
 
-impl<E: Endpoint> Middleware<E> for Explain {
-    type Output = ExplainEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        ExplainEndpoint {
-            inner,
-            explain: self.clone(),
-        }
-    }
-}
-
-pub struct ExplainEndpoint<E> {
-    inner: E,
-    explain: Explain,
-}
-
 /// What is kept of a request until its answer, in case it is refused.
-struct Sent {
+pub struct Sent<'a> {
+    operation: &'a OperationRules,
     uri: Uri,
-    headers: Option<HeaderMap>,
+    /// The header parameters the request carries: their index among the operation's
+    /// parameters, and their value.
+    headers: Vec<(usize, HeaderValue)>,
     body: Option<Bytes>,
 }
 
-impl<E: Endpoint> Endpoint for ExplainEndpoint<E> {
-    type Output = E::Output;
-
-    async fn call(&self, mut req: Request) -> poem::Result<Self::Output> {
-        let route = self.explain.route.as_deref();
-        let Some(operation) = route.and_then(|route| route.operation(req.method())) else {
-            return self.inner.call(req).await;
-        };
+impl Explain {
+    /// Keeps what explaining `req` would take, if the contract describes its operation;
+    /// `body` is the request's body, already read.
+    pub fn keep(&self, req: &Request, body: &Bytes) -> Option<Sent<'_>> {
+        let operation = self.route.as_deref()?.operation(req.method())?;
         let headers = operation
             .params
             .iter()
-            .any(|p| p.location == Location::Header)
-            .then(|| req.headers().clone());
-        let body = match operation.body {
-            // The limits layer has read the body into memory already: this takes and puts
-            // back the same bytes.
-            Some(_) => {
-                let bytes = req.take_body().into_bytes().await?;
-                req.set_body(bytes.clone());
-                Some(bytes)
-            }
-            None => None,
-        };
-        let sent = Sent {
+            .enumerate()
+            .filter(|(_, param)| param.location == Location::Header)
+            .filter_map(|(index, param)| {
+                let value = req.headers().get(param.name.as_str())?;
+                Some((index, value.clone()))
+            })
+            .collect();
+        Some(Sent {
+            operation,
             uri: req.uri().clone(),
             headers,
-            body,
-        };
-        match self.inner.call(req).await {
-            Err(err) if is_refused_input(&err) => Err(refused(explain(
-                operation,
-                &self.explain.template,
-                &sent,
-                &err,
-            ))),
-            other => other,
+            body: operation.body.as_ref().map(|_| body.clone()),
+        })
+    }
+
+    /// `err`, the answer to the request `sent` keeps, explained field by field if
+    /// poem-openapi refused its input.
+    pub fn explain(&self, sent: &Sent<'_>, err: poem::Error) -> poem::Error {
+        if is_refused_input(&err) {
+            refused(explain(sent, &self.template, &err))
+        } else {
+            err
         }
     }
 }
@@ -116,23 +96,22 @@ fn refused(errors: Vec<FieldProblem>) -> poem::Error {
     poem::Error::new(ProblemError(problem), StatusCode::UNPROCESSABLE_ENTITY)
 }
 
-/// Every field of `sent` that breaks `operation`'s rules.
-fn explain(
-    operation: &OperationRules,
-    template: &str,
-    sent: &Sent,
-    refusal: &poem::Error,
-) -> Vec<FieldProblem> {
+/// Every field of `sent` that breaks its operation's rules.
+fn explain(sent: &Sent<'_>, template: &str, refusal: &poem::Error) -> Vec<FieldProblem> {
+    let operation = sent.operation;
     let mut errors = Vec::new();
-    for param in &operation.params {
+    for (index, param) in operation.params.iter().enumerate() {
         let raw = match param.location {
             Location::Path => path_value(template, sent.uri.path(), &param.name),
             Location::Query => query_value(sent.uri.query(), &param.name),
-            Location::Header => sent
-                .headers
-                .as_ref()
-                .and_then(|headers| headers.get(param.name.as_str()))
-                .map(|value| Cow::Owned(String::from_utf8_lossy(value.as_bytes()).into_owned())),
+            Location::Header => {
+                sent.headers
+                    .iter()
+                    .find(|(at, _)| *at == index)
+                    .map(|(_, value)| {
+                        Cow::Owned(String::from_utf8_lossy(value.as_bytes()).into_owned())
+                    })
+            }
         };
         match raw {
             None if param.required => errors.push(field(&param.name, "is required")),
@@ -386,12 +365,13 @@ mod tests {
             .operation(&method)
             .unwrap_or_else(|| panic!("no {method}"));
         let sent = Sent {
+            operation,
             uri: uri.parse::<Uri>().unwrap_or_else(|e| panic!("{e}")),
-            headers: None,
+            headers: Vec::new(),
             body: body.map(|b| Bytes::from(b.to_owned())),
         };
         let refusal = poem::Error::from_string("refused", poem::http::StatusCode::BAD_REQUEST);
-        explain(operation, template, &sent, &refusal)
+        explain(&sent, template, &refusal)
             .into_iter()
             .map(|e| (e.field, e.message))
             .collect()

@@ -1,12 +1,14 @@
 //! Limits against resource exhaustion: the size of a request body and the time a
 //! request may take.
 
+use std::future::Future;
 use std::time::Duration;
 
+use bytes::Bytes;
 use poem::error::ReadBodyError;
 use poem::http::StatusCode;
 use poem::web::headers::{ContentLength, HeaderMapExt};
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use poem::{Request, Response};
 
 use super::problem::{Problem, ProblemError};
 
@@ -18,79 +20,61 @@ pub struct Limits {
     pub timeout: Duration,
 }
 
-impl<E: Endpoint> Middleware<E> for Limits {
-    type Output = LimitsEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        LimitsEndpoint {
-            inner,
-            limits: *self,
-        }
-    }
-}
-
-pub struct LimitsEndpoint<E> {
-    inner: E,
-    limits: Limits,
-}
-
-impl<E: Endpoint> Endpoint for LimitsEndpoint<E> {
-    type Output = Response;
-
-    async fn call(&self, req: Request) -> poem::Result<Response> {
-        let Limits {
-            max_body_bytes,
-            timeout,
-        } = self.limits;
-        // The body is read within the time limit too, so a client trickling it in cannot
-        // hold a connection open for longer.
-        let handled = async {
-            let req = bounded_body(req, max_body_bytes).await?;
-            self.inner.call(req).await.map(IntoResponse::into_response)
-        };
-        match tokio::time::timeout(timeout, handled).await {
+impl Limits {
+    /// `handled` within the time limit: its answer, or the 503 of a request that took too
+    /// long.
+    pub async fn in_time<F>(&self, handled: F) -> poem::Result<Response>
+    where
+        F: Future<Output = poem::Result<Response>>,
+    {
+        match tokio::time::timeout(self.timeout, handled).await {
             Ok(result) => result,
             Err(_) => Err(problem(Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "request_timeout",
                 format!(
                     "The request was not answered within {} s.",
-                    timeout.as_secs()
+                    self.timeout.as_secs()
                 ),
             ))),
         }
     }
-}
 
-/// Reads the body up front, refusing it as soon as it exceeds `max` bytes.
-async fn bounded_body(mut req: Request, max: usize) -> poem::Result<Request> {
-    let too_large = || {
-        problem(Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("The request body must be at most {max} bytes."),
-        ))
-    };
-    if let Some(ContentLength(announced)) = req.headers().typed_get::<ContentLength>()
-        && usize::try_from(announced).map_or(true, |n| n > max)
-    {
-        return Err(too_large());
-    }
-    let body = req.take_body();
-    if !body.is_empty() {
+    /// Reads the body of `req` up front, refusing it as soon as it exceeds the limit, and
+    /// puts it back; returns its bytes (empty when there is none). Read within
+    /// [`Limits::in_time`], a client trickling a body in cannot hold a connection open for
+    /// longer.
+    pub async fn read_body(&self, req: &mut Request) -> poem::Result<Bytes> {
+        let max = self.max_body_bytes;
+        let too_large = || {
+            problem(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("The request body must be at most {max} bytes."),
+            ))
+        };
+        if let Some(ContentLength(announced)) = req.headers().typed_get::<ContentLength>()
+            && usize::try_from(announced).map_or(true, |n| n > max)
+        {
+            return Err(too_large());
+        }
+        let body = req.take_body();
+        if body.is_empty() {
+            return Ok(Bytes::new());
+        }
         match body.into_bytes_limit(max).await {
-            Ok(bytes) => req.set_body(bytes),
-            Err(ReadBodyError::PayloadTooLarge) => return Err(too_large()),
-            Err(err) => {
-                return Err(problem(Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_request",
-                    format!("The request body could not be read: {err}"),
-                )));
+            Ok(bytes) => {
+                req.set_body(bytes.clone());
+                Ok(bytes)
             }
+            Err(ReadBodyError::PayloadTooLarge) => Err(too_large()),
+            Err(err) => Err(problem(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                format!("The request body could not be read: {err}"),
+            ))),
         }
     }
-    Ok(req)
 }
 
 fn problem(problem: Problem) -> poem::Error {

@@ -2,24 +2,24 @@
 //! Allowed` and the `Allow` header that RFC 9110 requires of it.
 //!
 //! poem answers a method that a known path does not serve with a bare 405 error that says
-//! nothing about the path, so the edge cannot tell which methods to list. Instead, the
-//! composed API is served through [`Served`], which gives every path an endpoint for
-//! each method it lacks: a `method_not_allowed` problem whose `Allow` lists exactly what
-//! the path serves.
+//! nothing about the path. Instead, each path's operations are served by one endpoint
+//! that picks the operation by method, and answers a method the path lacks with a
+//! `method_not_allowed` problem whose `Allow` lists exactly what the path serves.
 //!
 //! [`route_api`] puts the operations into the server's one router, beside its other
 //! routes, so that a request is routed once: poem-openapi's own service would be a
-//! router of its own, nested in the server's.
+//! router of its own, nested in the server's. The edge layers wrap each path once, not
+//! each operation: a request passes through as few layers as it can.
 
 use std::collections::{HashMap, HashSet};
 use std::marker::PhantomData;
 
 use poem::endpoint::BoxEndpoint;
 use poem::http::{HeaderValue, Method, StatusCode, header};
-use poem::{Endpoint, EndpointExt, Request, Response, Route, RouteMethod};
+use poem::{Endpoint, Request, Response, Route};
 use poem_openapi::__private::UrlQuery;
 use poem_openapi::OpenApi;
-use poem_openapi::registry::{MetaApi, MetaParamIn, Registry};
+use poem_openapi::registry::{MetaApi, MetaOperation, MetaParamIn, Registry};
 
 use super::Problem;
 use super::edge::Edge;
@@ -40,9 +40,8 @@ pub static STANDARD: [Method; 9] = [
     Method::CONNECT,
 ];
 
-/// The methods answered with 405 where a path does not serve them: the standard ones and
-/// QUERY (the safe method with a body that HTTP is gaining). HEAD is left to poem, which
-/// serves it from GET, wherever GET exists.
+/// The methods in the order `Allow` lists them: the standard ones, then QUERY (the safe
+/// method with a body that HTTP is gaining).
 fn methods() -> impl Iterator<Item = Method> {
     STANDARD
         .iter()
@@ -67,46 +66,20 @@ pub fn allow_value<'a>(served: impl IntoIterator<Item = &'a Method>) -> String {
     names.join(", ")
 }
 
-/// Adds the routes of `api` to `table`, each path completed with 405 answers that carry
-/// `Allow`, and every endpoint wrapped in the layers of `edge`.
-fn add_routes_with_allow<T: OpenApi>(api: T, edge: &Edge, table: &mut RouteTable) {
-    let paths = paths::<T>();
-    let mut own = RouteTable::new();
-    api.add_routes(&mut own);
-    for (path, mut served) in own {
-        let (template, reading_query) = paths
-            .get(&path)
-            .map_or((path.as_str(), None), |(template, reading)| {
-                (template.as_str(), Some(reading))
-            });
-        let allow = allow_value(served.keys());
-        let missing: Vec<Method> = methods()
-            .filter(|m| !served.contains_key(m))
-            .filter(|m| *m != Method::HEAD || !served.contains_key(&Method::GET))
-            .collect();
-        for method in missing {
-            served.insert(method, not_allowed(allow.clone()));
-        }
-        let served: Vec<_> = served
-            .into_iter()
-            .map(|(method, endpoint)| {
-                let operation = Operation {
-                    reads_query: reading_query.is_some_and(|reading| reading.contains(&method)),
-                    endpoint,
-                };
-                (method, edge.around(template, operation))
-            })
-            .collect();
-        table.entry(path).or_default().extend(served);
-    }
+/// What the router needs to know of a path of `T`'s route table.
+struct PathInfo {
+    /// Its route template. poem-openapi names path parameters by position in its routes
+    /// (`/api/v1/books/:param0`), the spec by name (`/api/v1/books/{id}`); the template
+    /// takes the names, in poem's form (`/api/v1/books/:id`).
+    template: String,
+    /// The methods whose operation reads the query string (see [`Operation`]).
+    reading_query: HashSet<Method>,
+    /// The methods whose operation has a security scheme.
+    secured: HashSet<Method>,
 }
 
-/// For each path of `T`'s route table, its route template and the methods whose
-/// operation reads the query string (see [`ReadsQuery`]). poem-openapi names path
-/// parameters by position in its routes (`/api/v1/books/:param0`), the spec by name
-/// (`/api/v1/books/{id}`); the template takes the names, in poem's form
-/// (`/api/v1/books/:id`).
-fn paths<T: OpenApi>() -> HashMap<String, (String, HashSet<Method>)> {
+/// The [`PathInfo`] of each path of `T`'s route table.
+fn paths<T: OpenApi>() -> HashMap<String, PathInfo> {
     T::meta()
         .into_iter()
         .flat_map(|api| api.paths)
@@ -125,16 +98,22 @@ fn paths<T: OpenApi>() -> HashMap<String, (String, HashSet<Method>)> {
                     }
                 }
             }
-            let reading_query = path
-                .operations
-                .iter()
-                .filter(|op| {
+            let methods = |keep: fn(&MetaOperation) -> bool| {
+                path.operations
+                    .iter()
+                    .filter(|op| keep(op))
+                    .map(|op| op.method.clone())
+                    .collect()
+            };
+            let info = PathInfo {
+                template,
+                reading_query: methods(|op| {
                     !op.security.is_empty()
                         || op.params.iter().any(|p| p.in_type == MetaParamIn::Query)
-                })
-                .map(|op| op.method.clone())
-                .collect();
-            (key, (template, reading_query))
+                }),
+                secured: methods(|op| !op.security.is_empty()),
+            };
+            (key, info)
         })
         .collect()
 }
@@ -142,42 +121,96 @@ fn paths<T: OpenApi>() -> HashMap<String, (String, HashSet<Method>)> {
 /// An operation's endpoint. One that reads the query string has it parsed first, as
 /// poem-openapi's own service does for every request: its query parameters and its
 /// security scheme take their values from this [`UrlQuery`], and fail without it.
-/// Operations that do not read it skip the work.
-struct Operation {
+/// Operations that do not read it skip the work. One with a security scheme gets the
+/// data its checker reads attached to the request; the others do without.
+struct Operation<D> {
     endpoint: BoxEndpoint<'static>,
     reads_query: bool,
+    checker_data: Option<D>,
 }
 
-impl Endpoint for Operation {
-    type Output = Response;
-
+impl<D: Clone + Send + Sync + 'static> Operation<D> {
     async fn call(&self, mut req: Request) -> poem::Result<Response> {
         if self.reads_query {
             let query: Vec<(String, String)> = req.params().unwrap_or_default();
             req.extensions_mut().insert(UrlQuery(query));
         }
+        if let Some(data) = &self.checker_data {
+            req.extensions_mut().insert(data.clone());
+        }
         self.endpoint.call(req).await
     }
 }
 
-/// Adds the operations of `api` to `route`, the server's router, each path completed with
-/// 405 answers and every endpoint wrapped in the layers of `api.edge` (see [`Served`]).
-pub fn route_api<T: OpenApi>(route: Route, api: Served<T>) -> Route {
+/// The operations of one path, by method. A method the path does not serve is answered
+/// 405 with `Allow`; HEAD is served from GET, without the body, where the path serves GET
+/// but not HEAD.
+struct Methods<D> {
+    served: Vec<(Method, Operation<D>)>,
+    allow: String,
+}
+
+impl<D> Methods<D> {
+    fn operation(&self, method: &Method) -> Option<&Operation<D>> {
+        self.served
+            .iter()
+            .find(|(served, _)| served == method)
+            .map(|(_, operation)| operation)
+    }
+}
+
+impl<D: Clone + Send + Sync + 'static> Endpoint for Methods<D> {
+    type Output = Response;
+
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
+        if let Some(operation) = self.operation(req.method()) {
+            return operation.call(req).await;
+        }
+        match self.operation(&Method::GET) {
+            Some(get) if req.method() == Method::HEAD => {
+                req.set_method(Method::GET);
+                let mut resp = get.call(req).await?;
+                resp.set_body(());
+                Ok(resp)
+            }
+            _ => Ok(method_not_allowed(&self.allow)),
+        }
+    }
+}
+
+/// Adds the operations of `api` to `route`, the server's router: each path with the
+/// [`Edge`] layers around it, answering the methods it lacks with 405 and `Allow`.
+/// `checker_data` is what the security schemes' checkers read from the request.
+pub fn route_api<T, D>(route: Route, api: T, edge: &Edge, checker_data: D) -> Route
+where
+    T: OpenApi,
+    D: Clone + Send + Sync + 'static,
+{
+    let paths = paths::<T>();
     let mut table = RouteTable::new();
     api.add_routes(&mut table);
     table.into_iter().fold(route, |route, (path, served)| {
-        let methods = served
-            .into_iter()
-            .fold(RouteMethod::new(), |methods, (method, endpoint)| {
-                methods.method(method, endpoint)
-            });
-        route.at(path, methods)
+        let info = paths.get(&path);
+        let template = info.map_or(path.as_str(), |info| info.template.as_str());
+        let methods = Methods {
+            allow: allow_value(served.keys()),
+            served: served
+                .into_iter()
+                .map(|(method, endpoint)| {
+                    let operation = Operation {
+                        reads_query: info.is_some_and(|info| info.reading_query.contains(&method)),
+                        checker_data: info
+                            .is_some_and(|info| info.secured.contains(&method))
+                            .then(|| checker_data.clone()),
+                        endpoint,
+                    };
+                    (method, operation)
+                })
+                .collect(),
+        };
+        let endpoint = edge.around(template, methods);
+        route.at(path, endpoint)
     })
-}
-
-/// An endpoint that answers 405 with `allow` as the `Allow` header.
-fn not_allowed(allow: String) -> BoxEndpoint<'static> {
-    poem::endpoint::make_sync(move |_| method_not_allowed(&allow)).boxed()
 }
 
 /// The 405 problem, listing the methods the path serves.
@@ -192,28 +225,6 @@ pub fn method_not_allowed(allow: &str) -> Response {
         resp.headers_mut().insert(header::ALLOW, value);
     }
     resp
-}
-
-/// The composed API as it is served: the spec is the API's own; every path also answers
-/// the methods it lacks with 405 and `Allow`, and every endpoint has the [`Edge`] layers
-/// around it.
-pub struct Served<T> {
-    pub api: T,
-    pub edge: Edge,
-}
-
-impl<T: OpenApi> OpenApi for Served<T> {
-    fn meta() -> Vec<MetaApi> {
-        T::meta()
-    }
-
-    fn register(registry: &mut Registry) {
-        T::register(registry);
-    }
-
-    fn add_routes(self, table: &mut RouteTable) {
-        add_routes_with_allow(self.api, &self.edge, table);
-    }
 }
 
 /// The spec of `T` without `T` itself: what the documentation page and the contract test

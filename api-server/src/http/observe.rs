@@ -1,5 +1,6 @@
 //! What the server records about each request: a request id, the client's address, one
-//! log line and the request metrics.
+//! log line and the request metrics; and the security headers every answer carries (see
+//! `http::security`).
 //!
 //! [`Observe`] is the outermost middleware. It takes the id from the `x-request-id`
 //! header when the client sent a sane one (1 to 128 visible ASCII characters), else
@@ -32,6 +33,7 @@ use tracing::Instrument;
 use super::edge::RouteTemplate;
 use super::problem::error_response;
 use super::request_id::{REQUEST_ID_HEADER, RequestId};
+use super::security::SecurityHeaders;
 use crate::auth::ClientAddr;
 use crate::metrics::{MethodLabel, Metrics, RouteSeries, UNMATCHED_ROUTE};
 
@@ -86,6 +88,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         let client = client_of(&req, &self.trusted_proxies);
         req.set_data(client);
         let method = MethodLabel::of(req.method());
+        let security = SecurityHeaders::of(&req);
         let span = tracing::info_span!("request", request_id = %id.as_str());
         // The raw path is logged only for a request that matches no route.
         let uri = tracing::enabled!(tracing::Level::INFO).then(|| req.uri().clone());
@@ -117,6 +120,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
                 "answered"
             );
         });
+        security.apply(&mut resp);
         resp.headers_mut()
             .insert(REQUEST_ID_HEADER, id.into_header());
         Ok(resp)

@@ -13,9 +13,7 @@
 //! belongs to whatever terminates TLS in front of the server.
 
 use poem::http::{HeaderName, HeaderValue, header};
-use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
-
-use super::problem::error_response;
+use poem::{Request, Response};
 
 /// The policy of every answer but the documentation.
 const API_CSP: &str =
@@ -33,32 +31,25 @@ const ADDED_HEADERS: usize = 8;
 /// Where Swagger UI is served.
 const DOCS_PREFIX: &str = "/docs";
 
-/// The middleware; see the module documentation.
-pub struct SecurityHeaders;
-
-impl<E: Endpoint> Middleware<E> for SecurityHeaders {
-    type Output = SecurityHeadersEndpoint<E>;
-
-    fn transform(&self, inner: E) -> Self::Output {
-        SecurityHeadersEndpoint { inner }
-    }
+/// The security headers an answer to one request gets; see the module documentation.
+#[derive(Debug, Clone, Copy)]
+pub struct SecurityHeaders {
+    docs: bool,
+    credentials: bool,
 }
 
-pub struct SecurityHeadersEndpoint<E> {
-    inner: E,
-}
-
-impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
-    type Output = Response;
-
-    async fn call(&self, req: Request) -> poem::Result<Response> {
+impl SecurityHeaders {
+    /// The headers for the answer to `req`.
+    pub fn of(req: &Request) -> Self {
         let path = req.uri().path();
-        let docs = path == DOCS_PREFIX || path.starts_with("/docs/");
-        let credentials = req.headers().contains_key(header::AUTHORIZATION);
-        let mut resp = match self.inner.call(req).await {
-            Ok(resp) => resp.into_response(),
-            Err(err) => error_response(err),
-        };
+        Self {
+            docs: path == DOCS_PREFIX || path.starts_with("/docs/"),
+            credentials: req.headers().contains_key(header::AUTHORIZATION),
+        }
+    }
+
+    /// Sets them on `resp`.
+    pub fn apply(self, resp: &mut Response) {
         let headers = resp.headers_mut();
         // Room for these and the request id at once, rather than growing the map twice.
         headers.reserve(ADDED_HEADERS);
@@ -72,17 +63,16 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
         );
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
-            set(if docs { DOCS_CSP } else { API_CSP }),
+            set(if self.docs { DOCS_CSP } else { API_CSP }),
         );
-        if !docs {
+        if !self.docs {
             headers
                 .entry(header::CACHE_CONTROL)
-                .or_insert(set(if credentials {
+                .or_insert(set(if self.credentials {
                     "private, no-store"
                 } else {
                     "no-store"
                 }));
         }
-        Ok(resp)
     }
 }

@@ -120,7 +120,7 @@ impl OrderRepository {
     }
 
     pub async fn find(&self, id: Uuid) -> Result<Option<Order>, AppError> {
-        let stmt = select().and_where(Expr::col(Orders::Id).eq(id)).to_owned();
+        let stmt = select().and_where(Expr::col(Orders::Id).eq(id)).take();
         let row: Option<OrderRow> = self.db.fetch_optional(&stmt).await?;
         Ok(row.map(Into::into))
     }
@@ -257,10 +257,7 @@ fn placed(outcome: Result<Option<OrderRow>, DbError>) -> Result<Order, AppError>
 }
 
 fn select() -> SelectStatement {
-    Query::select()
-        .columns(COLUMNS)
-        .from(Orders::Table)
-        .to_owned()
+    Query::select().columns(COLUMNS).from(Orders::Table).take()
 }
 
 /// The order's row, locked until the end of the transaction.

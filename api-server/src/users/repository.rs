@@ -103,7 +103,7 @@ impl UserRepository {
     }
 
     pub async fn find(&self, id: Uuid) -> Result<Option<User>, AppError> {
-        let stmt = select().and_where(Expr::col(Users::Id).eq(id)).to_owned();
+        let stmt = select().and_where(Expr::col(Users::Id).eq(id)).take();
         let row: Option<UserRow> = self.db.fetch_optional(&stmt).await?;
         Ok(row.map(Into::into))
     }
@@ -250,8 +250,5 @@ fn update(id: Uuid, changes: UserChanges) -> UpdateStatement {
 }
 
 fn select() -> SelectStatement {
-    Query::select()
-        .columns(COLUMNS)
-        .from(Users::Table)
-        .to_owned()
+    Query::select().columns(COLUMNS).from(Users::Table).take()
 }
