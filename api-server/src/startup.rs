@@ -267,7 +267,7 @@ pub fn implemented_spec() -> anyhow::Result<String> {
 fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     let db = Db::connect_lazy(settings)?;
     let sessions = SessionStore::new(settings)?;
-    let users = users::service(db.clone(), sessions.clone(), settings)?;
+    let users = Arc::new(users::service(db.clone(), sessions.clone(), settings)?);
     // Other servers may write a PostgreSQL database: the cache must hear of it.
     let shared = matches!(db.pool(), Pool::Postgres(_));
     let cache = CatalogueCache::new(&settings.catalogue_cache, shared);
@@ -277,7 +277,7 @@ fn wire(settings: &Settings) -> anyhow::Result<Wired> {
             sessions: sessions.clone(),
         },
         users: UsersApi {
-            users: users.clone(),
+            users: Arc::clone(&users),
         },
         authors: AuthorsApi {
             authors: authors::service(db.clone()),
@@ -299,7 +299,7 @@ fn wire(settings: &Settings) -> anyhow::Result<Wired> {
         db,
         sessions,
         cache,
-        users: Arc::new(users),
+        users,
         apis,
     })
 }

@@ -58,7 +58,7 @@ pub struct Db {
     mode: QueryMode,
     /// Where the migrations connect to (PostgreSQL): `DATABASE_MIGRATION_URL`, else the
     /// database itself, without the statement timeout.
-    migrations: Option<PgConnectOptions>,
+    migrations: Option<Arc<PgConnectOptions>>,
     replica: Option<Arc<Replica>>,
 }
 
@@ -239,7 +239,7 @@ impl Db {
             pool: Pool::Postgres(PgPool::new(options, max)),
             timeout,
             mode,
-            migrations,
+            migrations: migrations.map(Arc::new),
             replica: None,
         }
     }
@@ -271,7 +271,7 @@ impl Db {
     pub fn listen_options(&self, application_name: &str) -> Option<PgConnectOptions> {
         match (&self.pool, &self.migrations) {
             (Pool::Postgres(_), Some(options)) => {
-                Some(options.clone().application_name(application_name))
+                Some(PgConnectOptions::clone(options).application_name(application_name))
             }
             _ => None,
         }

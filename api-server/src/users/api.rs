@@ -1,5 +1,7 @@
 //! `/api/v1/users`: sign-up, login, logout, profiles and account administration.
 
+use std::sync::Arc;
+
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
@@ -22,7 +24,8 @@ use crate::http::tagged::{Cacheable, Caching, Tagged};
 use crate::http::{ApiResult, ApiTags, Created, NoContent};
 
 pub struct UsersApi {
-    pub users: UserService,
+    /// Shared with the bearer scheme's checker, which authenticates with it.
+    pub users: Arc<UserService>,
 }
 
 #[OpenApi(prefix_path = "/api/v1/users", tag = "ApiTags::Users")]

@@ -94,7 +94,7 @@ return count
 #[derive(Clone)]
 pub struct RedisSessions {
     conn: Connection,
-    prefix: String,
+    prefix: Arc<str>,
     failed_calls: Arc<AtomicU64>,
 }
 
@@ -146,7 +146,7 @@ impl RedisSessions {
             .set_number_of_retries(RETRIES);
         Ok(Self {
             conn: Connection::new_lazy(source, config, CALL_TIMEOUT),
-            prefix: prefix.to_owned(),
+            prefix: prefix.into(),
             failed_calls: Arc::default(),
         })
     }
