@@ -217,7 +217,7 @@ impl Settings {
             catalogue_cache: CatalogueCacheSettings {
                 enabled: switch(&get, "CATALOGUE_CACHE", true)?,
                 max_entries: number(&get, "CATALOGUE_CACHE_MAX_ENTRIES", 10_000)?,
-                max_bytes: number(&get, "CATALOGUE_CACHE_MAX_BYTES", 16 * 1024 * 1024)?,
+                max_bytes: number(&get, "CATALOGUE_CACHE_MAX_BYTES", 8 * 1024 * 1024)?,
             },
         })
     }
