@@ -20,7 +20,9 @@
 #   5. loads the server with wrk (bench/wrk/*.lua), one scenario after the other; `/health`
 #      and `GET /api/v1/books/{id}` are each followed by the same load on the peer
 #      (../shared/peers/axum-min, a minimal hand-written server over the same database
-#      and data), so that the table puts the two side by side;
+#      and data), so that the table puts the two side by side; `GET /api/v1/books/{id}`
+#      is also measured on a second server with the catalogue cache off (book_uncached),
+#      the one compared with the peer, which reads the database every time;
 #   6. prints the results table (bench-report) with the server's peak RSS.
 # Every answer must be 2xx: any other status, a timeout or a broken connection stops the
 # benchmark with an error. Measurements, logs and the table (results.md) are kept in
@@ -89,21 +91,18 @@ server_pid=""
 server_port=""
 peer_pid=""
 peer_port=""
+uncached_pid=""
+launched_pid=""
+launched_port=""
 out_dir=""
 
-stop_server() {
-    if [[ -n $server_pid ]]; then
-        kill -TERM "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=""
-    fi
-}
-
-stop_peer() {
-    if [[ -n $peer_pid ]]; then
-        kill -TERM "$peer_pid" 2>/dev/null || true
-        wait "$peer_pid" 2>/dev/null || true
-        peer_pid=""
+# Stops the process whose pid the variable named $1 holds, and clears the variable.
+stop_pid() {
+    local -n pid_of=$1
+    if [[ -n $pid_of ]]; then
+        kill -TERM "$pid_of" 2>/dev/null || true
+        wait "$pid_of" 2>/dev/null || true
+        pid_of=""
     fi
 }
 
@@ -111,8 +110,9 @@ stop_peer() {
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
-    stop_peer
-    stop_server
+    stop_pid peer_pid
+    stop_pid uncached_pid
+    stop_pid server_pid
     services_stop
     if [[ $status -ne 0 && -n $out_dir ]]; then
         log "failed; what was measured and the logs are in $out_dir"
@@ -309,32 +309,50 @@ capture_page_statement() {
         die "the list page's statement is not in PostgreSQL's log ($log_file)"
 }
 
-start_server() {
+# Starts a server on the bookstore database with the extra settings "$@" (NAME=value),
+# logging to server.log; sets launched_pid and launched_port.
+launch_server() {
     local attempt
-    pg createdb bookstore
     for attempt in 1 2 3; do
-        server_port=$(pick_port)
+        launched_port=$(pick_port)
         # From the temporary directory, so that no developer's .env is read.
         (
             cd "$services_dir" &&
                 exec env DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/bookstore" \
                     REDIS_URL="$TEST_REDIS_URL" REDIS_KEY_PREFIX=bench \
-                    HOST=127.0.0.1 PORT="$server_port" RUST_LOG=warn \
+                    HOST=127.0.0.1 PORT="$launched_port" RUST_LOG=warn \
                     BCRYPT_COST="$bcrypt_cost" ACCESS_TOKEN_EXPIRE_MINUTES=240 \
                     SIGNUP_MAX_PER_CLIENT=0 \
                     ADMIN_EMAIL="$admin_email" ADMIN_PASSWORD="$admin_password" \
-                    "$release/api-server"
+                    "$@" "$release/api-server"
         ) >>"$out_dir/server.log" 2>&1 &
-        server_pid=$!
-        if await_ready "$server_pid" 150 server_answers; then
-            log "server ready on 127.0.0.1:$server_port (pid $server_pid)"
+        launched_pid=$!
+        if await_ready "$launched_pid" 150 server_answers "$launched_port"; then
+            log "server ready on 127.0.0.1:$launched_port (pid $launched_pid${1:+, $*})"
             return
         fi
-        stop_server
-        log "the server did not start on port $server_port (attempt $attempt)"
+        stop_pid launched_pid
+        log "the server did not start on port $launched_port (attempt $attempt)"
     done
     tail -n 20 "$out_dir/server.log" >&2 || true
     die "could not start the server"
+}
+
+start_server() {
+    pg createdb bookstore
+    launch_server
+    server_pid=$launched_pid
+    server_port=$launched_port
+}
+
+# `GET /api/v1/books/{id}` from a second server with the catalogue cache off, measured as
+# book_uncached: what a read costs through the request path and the database, as the
+# peer's does. The first server is idle meanwhile.
+run_uncached_book() {
+    launch_server CATALOGUE_CACHE=off
+    uncached_pid=$launched_pid
+    target_port=$launched_port measured_pid=$uncached_pid run_scenario book "$1" book_uncached
+    stop_pid uncached_pid
 }
 
 # The peer, on the server's database once it is seeded, with a pool of the server's size.
@@ -349,7 +367,7 @@ start_peer() {
             log "peer ready on 127.0.0.1:$peer_port (pid $peer_pid)"
             return
         fi
-        stop_peer
+        stop_pid peer_pid
         log "the peer did not start on port $peer_port (attempt $attempt)"
     done
     tail -n 20 "$out_dir/peer.log" >&2 || true
@@ -481,15 +499,16 @@ fi
 run_scenario health "$connections"
 run_peer_scenario health "$connections"
 run_scenario book "$connections"
+run_uncached_book "$connections"
 run_peer_scenario book "$connections"
-stop_peer
+stop_pid peer_pid
 run_scenario books_page "$connections"
 run_scenario me "$connections"
 run_scenario order "$connections"
 run_scenario login "$login_connections"
 
 cp "/proc/$server_pid/status" "$out_dir/server-status.txt"
-stop_server
+stop_pid server_pid
 
 "$release/bench-report" --dir "$out_dir" --markdown "$out_dir/results.md" \
     ${update_readme:+--readme README.md}

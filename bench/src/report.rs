@@ -46,7 +46,7 @@ pub struct Scenario {
 }
 
 /// The scenarios of the issue, in the order of the table.
-pub const SCENARIOS: [Scenario; 6] = [
+pub const SCENARIOS: [Scenario; 7] = [
     Scenario {
         key: "health",
         label: "`GET /health`",
@@ -57,31 +57,37 @@ pub const SCENARIOS: [Scenario; 6] = [
         key: "book",
         label: "`GET /api/v1/books/{id}`",
         ceiling: Ceiling::Select,
+        target: 1.5,
+    },
+    Scenario {
+        key: "book_uncached",
+        label: "`GET /api/v1/books/{id}`, catalogue cache off",
+        ceiling: Ceiling::Select,
         target: 0.5,
     },
     Scenario {
         key: "books_page",
         label: "`GET /api/v1/books?limit=20&offset=…`",
         ceiling: Ceiling::Select,
-        target: 0.25,
+        target: 0.5,
     },
     Scenario {
         key: "me",
         label: "`GET /api/v1/users/me`",
         ceiling: Ceiling::Select,
-        target: 0.4,
+        target: 0.6,
     },
     Scenario {
         key: "order",
         label: "`POST /api/v1/orders`",
         ceiling: Ceiling::Write,
-        target: 0.5,
+        target: 0.75,
     },
     Scenario {
         key: "login",
         label: "`POST /api/v1/users/login`",
         ceiling: Ceiling::Bcrypt,
-        target: 0.9,
+        target: 0.95,
     },
 ];
 
@@ -89,8 +95,10 @@ pub const SCENARIOS: [Scenario; 6] = [
 /// server on the same database and data), right after the server.
 #[derive(Debug)]
 pub struct PeerScenario {
-    /// The scenario's key in [`SCENARIOS`]; the peer's results are `peer_<key>.json`.
+    /// The peer's results are `peer_<key>.json`, measured with `bench/wrk/<key>.lua`.
     pub key: &'static str,
+    /// The key in [`SCENARIOS`] of the server's results it is compared with.
+    pub ours: &'static str,
     /// The least acceptable ratio of the server's req/s to the peer's.
     pub target: f64,
 }
@@ -99,10 +107,14 @@ pub struct PeerScenario {
 pub const PEER_SCENARIOS: [PeerScenario; 2] = [
     PeerScenario {
         key: "health",
+        ours: "health",
         target: 0.8,
     },
+    // The peer reads the database for every request: it is compared with the server
+    // without its catalogue cache.
     PeerScenario {
         key: "book",
+        ours: "book_uncached",
         target: 0.9,
     },
 ];
@@ -269,9 +281,10 @@ impl Run {
         let steps = ["pgbench-select", "pgbench-write", "pgbench-page"]
             .into_iter()
             .map(str::to_owned);
+        // The peer's steps right after the server's they are compared with, as they run.
         let scenario_steps = SCENARIOS.iter().flat_map(|s| {
-            let peer = PEER_SCENARIOS.iter().any(|p| p.key == s.key);
-            std::iter::once(s.key.to_owned()).chain(peer.then(|| format!("peer_{}", s.key)))
+            let peer = PEER_SCENARIOS.iter().find(|p| p.ours == s.key);
+            std::iter::once(s.key.to_owned()).chain(peer.map(|p| format!("peer_{}", p.key)))
         });
         for step in steps.chain(scenario_steps) {
             if let Ok(text) = read(&format!("{step}.cpu")) {
@@ -300,7 +313,7 @@ impl Run {
         let peer = self
             .peers
             .iter()
-            .map(|(p, r)| (format!("{} on the peer", label_of(p.key)), r));
+            .map(|(p, r)| (format!("{} on the peer", label_of(p.ours)), r));
         server
             .chain(peer)
             .filter(|(_, result)| !result.clean())
@@ -316,7 +329,7 @@ impl Run {
     /// The server's and the peer's results of each scenario the peer was measured in.
     fn side_by_side(&self) -> impl Iterator<Item = (&PeerScenario, &WrkResult, &WrkResult)> {
         self.peers.iter().filter_map(|(peer, peer_result)| {
-            let (_, ours) = self.scenarios.iter().find(|(s, _)| s.key == peer.key)?;
+            let (_, ours) = self.scenarios.iter().find(|(s, _)| s.key == peer.ours)?;
             Some((*peer, ours, peer_result))
         })
     }
@@ -353,7 +366,7 @@ impl Run {
             if ours.rps / theirs.rps < peer.target {
                 missed.push(match peer.key {
                     "health" => "`GET /health` beside the peer",
-                    _ => "`GET /api/v1/books/{id}` beside the peer",
+                    _ => "`GET /api/v1/books/{id}` (catalogue cache off) beside the peer",
                 });
             }
         }
@@ -453,7 +466,7 @@ impl Run {
             let _ = writeln!(
                 out,
                 "| {} | {} req/s | {} req/s | {ratio:.2} | ≥ {:.2} | {} |",
-                label_of(peer.key),
+                label_of(peer.ours),
                 thousands(ours.rps),
                 thousands(theirs.rps),
                 peer.target,
@@ -736,15 +749,18 @@ mod tests {
             |text: &str| CpuUse::parse(&format!("clk_tck=100\nwall_s=10\nbusy_pct=99\n{text}"));
         let run = Run {
             meta: key_values("nproc=2\n"),
-            // book: 10,000 req/s against 40,000 tps, target 0.5 (20,000 req/s).
+            // book_uncached: 10,000 req/s against 40,000 tps, target 0.5 (20,000 req/s).
             scenarios: SCENARIOS
                 .iter()
                 .map(|s| match s.key {
-                    "book" => (s, wrk(100_000, 10_000.0)),
+                    "book_uncached" => (s, wrk(100_000, 10_000.0)),
                     _ => (s, wrk(1, 1e9)),
                 })
                 .collect(),
-            peers: vec![(&PEER_SCENARIOS[0], wrk(1, 2e9))],
+            peers: vec![
+                (&PEER_SCENARIOS[0], wrk(1, 2e9)),
+                (&PEER_SCENARIOS[1], wrk(1, 11_000.0)),
+            ],
             select: Pgbench {
                 tps: 40_000.0,
                 latency_ms: None,
@@ -763,7 +779,7 @@ mod tests {
             // 100,000 requests: 6 s of server = 60 µs each; 4 s of the rest = 40 µs.
             cpu: vec![
                 (
-                    "book".to_owned(),
+                    "book_uncached".to_owned(),
                     cpu("server=600\npostgres=300\nclient=100\n")?,
                 ),
                 ("health".to_owned(), cpu("server=1")?),
@@ -774,7 +790,9 @@ mod tests {
 
         // 2 cores at 20,000 req/s: 100 µs a request, 40 µs of it used, 60 left.
         assert!(
-            report.contains("| `GET /api/v1/books/{id}` | 20,000 req/s | 100 | 40 | 60 | 60 |"),
+            report.contains(
+                "| `GET /api/v1/books/{id}`, catalogue cache off | 20,000 req/s | 100 | 40 | 60 | 60 |"
+            ),
             "{report}"
         );
         // The peer served twice the server's /health: half of it, short of 0.8.
@@ -785,6 +803,13 @@ mod tests {
             "{report}"
         );
         assert!(run.missed().contains(&"`GET /health` beside the peer"));
+        // The peer reads the database every time: beside it, the server without its cache.
+        assert!(
+            report.contains(
+                "| `GET /api/v1/books/{id}`, catalogue cache off | 10,000 req/s | 11,000 req/s | 0.91 | ≥ 0.90 | yes |"
+            ),
+            "{report}"
+        );
         Ok(())
     }
 
