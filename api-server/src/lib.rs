@@ -33,6 +33,7 @@ pub mod idempotency;
 pub mod metrics;
 pub mod operations;
 pub mod orders;
+pub mod representation;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;

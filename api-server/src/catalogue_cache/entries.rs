@@ -7,7 +7,7 @@ use quick_cache::sync::Cache;
 use quick_cache::{DefaultHashBuilder, Lifecycle, OptionsBuilder, Weighter};
 use uuid::Uuid;
 
-use crate::http::conditional::Representation;
+use crate::representation::Representation;
 use crate::settings::CatalogueCacheSettings;
 
 /// What a cached representation is the answer to.

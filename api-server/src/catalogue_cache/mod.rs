@@ -30,7 +30,7 @@ pub use entries::Key;
 use entries::{Entries, Entry, bounded};
 
 use crate::domain::Freshness;
-use crate::http::conditional::Representation;
+use crate::representation::Representation;
 use crate::settings::CatalogueCacheSettings;
 
 /// How long the cache stays in use after its listening connection last proved alive.

@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::{CatalogueCache, Key};
 use crate::domain::Freshness;
-use crate::http::conditional::Representation;
+use crate::representation::Representation;
 use crate::settings::CatalogueCacheSettings;
 
 fn settings(max_entries: usize, max_bytes: usize) -> CatalogueCacheSettings {
