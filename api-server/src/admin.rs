@@ -10,7 +10,7 @@ use crate::auth::SessionStore;
 use crate::db::Db;
 use crate::domain::{Email, Password};
 use crate::settings::Settings;
-use crate::users::{self, AdminOutcome};
+use crate::users::{self, AccountCache, AdminOutcome};
 
 /// What to do to the account of an e-mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +35,8 @@ pub async fn run(
     let db = Db::connect_lazy(settings)?;
     db.migrate().await?;
     let sessions = SessionStore::new(settings)?;
-    let users = users::service(db.clone(), sessions, settings)?;
+    // A process of its own: the running servers hear of its changes (`crate::cache`).
+    let users = users::service(db.clone(), sessions, AccountCache::off(), settings)?;
     let message = match action {
         AdminAction::Create => match users.create_admin(&email, &password).await? {
             AdminOutcome::Created => format!("created the administrator {email}"),

@@ -17,14 +17,14 @@
 //! Shared below them: [`domain`] (validated types), [`error`], [`settings`] (a leaf),
 //! [`db`] (the database handle), [`auth`] (sessions, passwords, login throttling),
 //! [`idempotency`] (the answers recorded for retries, and their purge),
-//! [`catalogue_cache`] (catalogue reads kept in memory, and their invalidation); beside
+//! [`cache`] (catalogue reads and accounts kept in memory, and their invalidation); beside
 //! the resource APIs: [`http`] (the HTTP edge) and [`operations`] (health and metrics).
 
 pub mod admin;
 pub mod auth;
 pub mod authors;
 pub mod books;
-pub mod catalogue_cache;
+pub mod cache;
 pub mod db;
 pub mod domain;
 pub mod error;

@@ -15,6 +15,8 @@
 //!   (entries dropped to stay within its bounds), and the gauges
 //!   `bookstore_catalogue_cache_entries` and `bookstore_catalogue_cache_in_use` (1 while
 //!   it answers: on, and on PostgreSQL listening for writes);
+//! - the same six of the account cache, `bookstore_account_cache_*` (account reads to
+//!   authenticate requests);
 //! - `bookstore_build_info{version}`, always 1.
 //!
 //! Every label takes values from a bounded set, so the number of series stays bounded
@@ -25,6 +27,7 @@
 //! values only the first time it is used (see [`RouteSeries`]).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -38,7 +41,7 @@ use prometheus::{
 };
 
 use crate::auth::SessionStore;
-use crate::catalogue_cache::{CatalogueCache, Stats};
+use crate::cache::{Coherent, Stats, Weigh};
 use crate::db::{Db, ReplicaState};
 
 /// The `route` label of requests that match no route.
@@ -59,8 +62,8 @@ struct Inner {
 
 impl Metrics {
     /// Registers every metric; the pool gauges read `db`, the session-store errors
-    /// `sessions` and the catalogue cache's metrics `cache`, at each scrape.
-    pub fn new(db: Db, sessions: SessionStore, cache: CatalogueCache) -> anyhow::Result<Self> {
+    /// `sessions` and the caches' metrics `caches`, at each scrape.
+    pub fn new(db: Db, sessions: SessionStore, caches: Vec<CacheStats>) -> anyhow::Result<Self> {
         let labels = ["method", "route", "status"];
         let requests = IntCounterVec::new(
             Opts::new("bookstore_http_requests_total", "HTTP requests answered."),
@@ -121,7 +124,9 @@ impl Metrics {
             "Session-store calls that failed: the store was unreachable or too slow.",
             move || sessions.failed_calls(),
         )?))?;
-        register_cache(&registry, &cache)?;
+        for cache in caches {
+            register_cache(&registry, cache)?;
+        }
         registry.register(Box::new(build_info))?;
         Ok(Self(Arc::new(Inner {
             registry,
@@ -173,35 +178,62 @@ impl Metrics {
     }
 }
 
-/// The catalogue cache's counters and gauges, read from `cache` at each scrape.
-fn register_cache(registry: &Registry, cache: &CatalogueCache) -> prometheus::Result<()> {
+/// A cache, as its metrics see it.
+pub struct CacheStats {
+    /// `catalogue` names `bookstore_catalogue_cache_*`.
+    pub name: &'static str,
+    /// What the cache answers, for the help texts: "Anonymous catalogue reads".
+    pub reads: &'static str,
+    /// Its counters now.
+    pub stats: Arc<dyn Fn() -> Stats + Send + Sync>,
+}
+
+impl CacheStats {
+    /// The metrics `bookstore_{name}_cache_*` of `cache`, which answers `reads`.
+    pub fn of<K, V>(name: &'static str, reads: &'static str, cache: Coherent<K, V>) -> Self
+    where
+        K: Eq + Hash + Clone + Send + Sync + 'static,
+        V: Weigh + Clone + Send + Sync + 'static,
+    {
+        Self {
+            name,
+            reads,
+            stats: Arc::new(move || cache.stats()),
+        }
+    }
+}
+
+/// A cache's counters and gauges, read from it at each scrape.
+fn register_cache(registry: &Registry, cache: CacheStats) -> prometheus::Result<()> {
+    let CacheStats { name, reads, stats } = cache;
     let read = |field: fn(Stats) -> u64| {
-        let cache = cache.clone();
-        move || field(cache.stats())
+        let stats = Arc::clone(&stats);
+        move || field(stats())
     };
-    for (name, help, field) in [
+    for (metric, help, field) in [
         (
-            "bookstore_catalogue_cache_hits_total",
-            "Anonymous catalogue reads answered from the catalogue cache.",
+            "hits_total",
+            format!("{reads} answered from the {name} cache."),
             (|s| s.hits) as fn(Stats) -> u64,
         ),
         (
-            "bookstore_catalogue_cache_misses_total",
-            "Anonymous catalogue reads the catalogue cache did not hold, read from the database.",
+            "misses_total",
+            format!("{reads} the {name} cache did not hold, read from the database."),
             |s| s.misses,
         ),
         (
-            "bookstore_catalogue_cache_invalidations_total",
-            "Times the catalogue cache was emptied: for a catalogue write, or a lost listener.",
+            "invalidations_total",
+            format!("Times the {name} cache was emptied: for a write, or a lost listener."),
             |s| s.invalidations,
         ),
         (
-            "bookstore_catalogue_cache_evictions_total",
-            "Entries the catalogue cache dropped to stay within its bounds.",
+            "evictions_total",
+            format!("Entries the {name} cache dropped to stay within its bounds."),
             |s| s.evictions,
         ),
     ] {
-        registry.register(Box::new(PullingCounter::new(name, help, read(field))?))?;
+        let metric = format!("bookstore_{name}_cache_{metric}");
+        registry.register(Box::new(PullingCounter::new(&metric, &help, read(field))?))?;
     }
     // Entries stay far below 2^53.
     #[allow(clippy::cast_precision_loss)]
@@ -210,14 +242,16 @@ fn register_cache(registry: &Registry, cache: &CatalogueCache) -> prometheus::Re
         move || read() as f64
     };
     registry.register(Box::new(PullingGauge::new(
-        "bookstore_catalogue_cache_entries",
-        "Representations the catalogue cache holds now.",
+        format!("bookstore_{name}_cache_entries"),
+        format!("Entries the {name} cache holds now."),
         Box::new(gauge(|s| s.entries)),
     )?))?;
     registry.register(Box::new(PullingGauge::new(
-        "bookstore_catalogue_cache_in_use",
-        "1 while the catalogue cache answers reads (on, and on PostgreSQL listening for \
-         writes), else 0.",
+        format!("bookstore_{name}_cache_in_use"),
+        format!(
+            "1 while the {name} cache answers reads (on, and on PostgreSQL listening for \
+             writes), else 0."
+        ),
         Box::new(gauge(|s| u64::from(s.in_use))),
     )?))?;
     Ok(())

@@ -80,6 +80,9 @@ pub struct Settings {
     pub cors_allowed_origins: Vec<String>,
     /// The in-memory cache of catalogue reads (`CATALOGUE_CACHE*`).
     pub catalogue_cache: CatalogueCacheSettings,
+    /// `ACCOUNT_CACHE_MAX_ENTRIES`: the most accounts kept in memory to authenticate
+    /// requests on PostgreSQL; 0 turns the cache off.
+    pub account_cache_max_entries: usize,
 }
 
 /// The catalogue cache: on or off, and how much it may hold.
@@ -219,6 +222,7 @@ impl Settings {
                 max_entries: number(&get, "CATALOGUE_CACHE_MAX_ENTRIES", 10_000)?,
                 max_bytes: number(&get, "CATALOGUE_CACHE_MAX_BYTES", 8 * 1024 * 1024)?,
             },
+            account_cache_max_entries: number(&get, "ACCOUNT_CACHE_MAX_ENTRIES", 10_000)?,
         })
     }
 }
@@ -359,6 +363,7 @@ mod tests {
         assert!(s.admin.is_none());
         assert!(s.catalogue_cache.enabled);
         assert_eq!(s.catalogue_cache.max_entries, 10_000);
+        assert_eq!(s.account_cache_max_entries, 10_000);
         Ok(())
     }
 
@@ -382,6 +387,7 @@ mod tests {
             ("CATALOGUE_CACHE", "yes"),
             ("CATALOGUE_CACHE_MAX_ENTRIES", "many"),
             ("CATALOGUE_CACHE_MAX_BYTES", "-1"),
+            ("ACCOUNT_CACHE_MAX_ENTRIES", "all"),
         ] {
             let err = settings(&[(key, value)])
                 .map(|_| ())
@@ -407,8 +413,10 @@ mod tests {
             ("SIGNUP_MAX_PER_CLIENT", "0"),
             ("MAX_CONNECTIONS", "0"),
             ("CATALOGUE_CACHE_MAX_ENTRIES", "0"),
+            ("ACCOUNT_CACHE_MAX_ENTRIES", "0"),
         ])?;
         assert_eq!(s.catalogue_cache.max_entries, 0);
+        assert_eq!(s.account_cache_max_entries, 0);
         assert_eq!(s.login_throttle.max_per_account, 0);
         assert_eq!((s.signup_max_per_client, s.max_connections), (0, 0));
         Ok(())

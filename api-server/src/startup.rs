@@ -16,7 +16,8 @@ use tokio::sync::watch;
 use crate::auth::SessionStore;
 use crate::authors::api::AuthorsApi;
 use crate::books::api::BooksApi;
-use crate::catalogue_cache::{self, CatalogueCache};
+use crate::cache::CatalogueCache;
+use crate::cache::listener::{self, Subscribers};
 use crate::db::{Db, Pool};
 use crate::domain::Password;
 use crate::http::contract::Contract;
@@ -25,7 +26,7 @@ use crate::http::methods::{RouteTable, SpecOf, route_api};
 use crate::http::observe::Observe;
 use crate::http::serve::{ServeLimits, serve};
 use crate::idempotency::{self, IdempotencyRecords};
-use crate::metrics::Metrics;
+use crate::metrics::{CacheStats, Metrics};
 use crate::operations::{HealthApi, MetricsApi};
 use crate::orders::api::OrdersApi;
 use crate::settings::Settings;
@@ -87,7 +88,8 @@ impl OpenApi for Apis {
 struct Wired {
     db: Db,
     sessions: SessionStore,
-    cache: CatalogueCache,
+    /// The caches to keep coherent with other servers' writes.
+    caches: Subscribers,
     /// Authenticates the bearer token of every protected operation (see `users::bearer`).
     users: Arc<UserService>,
     apis: Apis,
@@ -103,8 +105,8 @@ pub struct Application {
     sessions: SessionStore,
     /// The records of idempotency keys, purged while the server runs.
     records: IdempotencyRecords,
-    /// The catalogue cache, kept coherent while the server runs.
-    cache: CatalogueCache,
+    /// The caches, kept coherent while the server runs.
+    caches: Subscribers,
     app: BoxEndpoint<'static>,
     limits: ServeLimits,
 }
@@ -114,7 +116,7 @@ impl Application {
     /// if it does not exist, and binds `HOST:PORT` (port 0 picks a free one) and
     /// `METRICS_ADDR`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let wired = wire(&settings)?;
+        let mut wired = wire(&settings)?;
         wired.db.migrate().await?;
         wired.db.start();
         wired.sessions.check_certificate().await?;
@@ -146,7 +148,7 @@ impl Application {
             db: wired.db.clone(),
             sessions: wired.sessions.clone(),
             records: IdempotencyRecords::new(wired.db.clone(), settings.idempotency_key_ttl),
-            cache: wired.cache.clone(),
+            caches: std::mem::take(&mut wired.caches),
             app: routes(wired, &settings)?.boxed(),
             limits: ServeLimits {
                 header_read_timeout: settings.header_read_timeout,
@@ -212,9 +214,9 @@ impl Application {
         let purge = tokio::spawn(idempotency::run_purge(self.records));
         let listener = self
             .db
-            .listen_options(catalogue_cache::listener::APPLICATION_NAME)
-            .filter(|_| self.cache.needs_listener())
-            .map(|options| tokio::spawn(catalogue_cache::listener::run(self.cache, options)));
+            .listen_options(listener::APPLICATION_NAME)
+            .filter(|_| !self.caches.is_empty())
+            .map(|options| tokio::spawn(listener::run(self.caches, options)));
         let api = serve(self.listener, self.app, self.limits, signal(stopped));
         let (served, ()) = tokio::join!(api, async {
             shutdown.await;
@@ -267,10 +269,16 @@ pub fn implemented_spec() -> anyhow::Result<String> {
 fn wire(settings: &Settings) -> anyhow::Result<Wired> {
     let db = Db::connect_lazy(settings)?;
     let sessions = SessionStore::new(settings)?;
-    let users = Arc::new(users::service(db.clone(), sessions.clone(), settings)?);
-    // Other servers may write a PostgreSQL database: the cache must hear of it.
+    // Other servers may write a PostgreSQL database: the caches must hear of it.
     let shared = matches!(db.pool(), Pool::Postgres(_));
-    let cache = CatalogueCache::new(&settings.catalogue_cache, shared);
+    let cache = CatalogueCache::catalogue(&settings.catalogue_cache, shared);
+    let accounts = users::account_cache(settings, shared);
+    let users = Arc::new(users::service(
+        db.clone(),
+        sessions.clone(),
+        accounts.clone(),
+        settings,
+    )?);
     let apis = Apis {
         health: HealthApi {
             db: db.clone(),
@@ -291,14 +299,32 @@ fn wire(settings: &Settings) -> anyhow::Result<Wired> {
             orders: orders::service(db.clone(), sessions.clone(), settings),
         },
         metrics: MetricsApi {
-            metrics: Metrics::new(db.clone(), sessions.clone(), cache.clone())?,
+            metrics: Metrics::new(
+                db.clone(),
+                sessions.clone(),
+                vec![
+                    CacheStats::of("catalogue", "Anonymous catalogue reads", cache.clone()),
+                    CacheStats::of(
+                        "account",
+                        "Account reads to authenticate requests",
+                        accounts.clone(),
+                    ),
+                ],
+            )?,
         },
         metrics_with_api: settings.metrics_addr.is_none(),
     };
+    let mut caches: Subscribers = Vec::new();
+    if cache.needs_listener() {
+        caches.push((listener::CATALOGUE, Box::new(cache)));
+    }
+    if accounts.needs_listener() {
+        caches.push((listener::ACCOUNTS, Box::new(accounts)));
+    }
     Ok(Wired {
         db,
         sessions,
-        cache,
+        caches,
         users,
         apis,
     })

@@ -1,7 +1,8 @@
-//! The catalogue cache: anonymous reads of books and authors answered from memory, and
-//! never staler than its rules allow: on the server that wrote, not at all; on another
-//! server, within a second; when the connection that hears of other servers' writes is
-//! lost, not beyond that second either.
+//! The caches: anonymous reads of books and authors, and the accounts that authenticate
+//! requests (on PostgreSQL), answered from memory, and never staler than their rules
+//! allow: on the server that wrote, not at all; on another server, within a second; when
+//! the connection that hears of other servers' writes is lost, not beyond that second
+//! either.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -280,7 +281,7 @@ async fn a_lost_listening_connection_leaves_no_stale_read_and_is_replaced() {
         .unwrap();
     let ended: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE application_name = 'bookstore-catalogue-listener' \
+         WHERE application_name = 'bookstore-cache-listener' \
          AND datname = current_database()",
     )
     .fetch_all(&mut sql)
@@ -304,7 +305,7 @@ async fn a_lost_listening_connection_leaves_no_stale_read_and_is_replaced() {
     assert!(hits_after > hits_before, "the cache answers again");
     let listeners: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM pg_stat_activity \
-         WHERE application_name = 'bookstore-catalogue-listener' \
+         WHERE application_name = 'bookstore-cache-listener' \
          AND datname = current_database()",
     )
     .fetch_one(&mut sql)
@@ -312,4 +313,173 @@ async fn a_lost_listening_connection_leaves_no_stale_read_and_is_replaced() {
     .unwrap();
     assert_eq!(listeners, 1, "a new listening connection");
     eprintln!("the cache was in use again {back:.2?} after the stale-read check");
+}
+
+// ----------------------------------------------------------------------------------------
+// Accounts (PostgreSQL)
+// ----------------------------------------------------------------------------------------
+
+/// The account cache's hits and misses.
+async fn account_counters(client: &Client) -> (f64, f64) {
+    let page = metrics(client).await;
+    let counter = |name: &str| sample(&page, &format!("bookstore_account_cache_{name}_total"));
+    (counter("hits"), counter("misses"))
+}
+
+async fn name_of_caller(client: &Client) -> String {
+    client.get_me().send().await.unwrap().full_name.clone()
+}
+
+async fn rename_user(admin: &Client, id: Uuid, name: &str) {
+    admin
+        .update_user()
+        .id(id)
+        .body(types::UserUpdate {
+            full_name: Some(valid(name)),
+            ..Default::default()
+        })
+        .send()
+        .await
+        .expect("renaming the account");
+}
+
+#[tokio::test]
+async fn an_account_is_authenticated_from_memory_and_a_change_is_seen_at_once() {
+    if Backend::from_env() != Backend::Postgres {
+        return;
+    }
+    // Arrange: a customer whose account was read to authenticate a request.
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let (customer, user) = app.customer().await;
+    settled(&app.client).await;
+    name_of_caller(&customer).await;
+    let (hits, misses) = account_counters(&app.client).await;
+
+    // Act: more requests with the same token.
+    for _ in 0..3 {
+        name_of_caller(&customer).await;
+    }
+
+    // Assert: answered from memory.
+    let (hits_after, misses_after) = account_counters(&app.client).await;
+    assert!(hits_after >= hits + 3.0, "hits {hits} -> {hits_after}");
+    assert_eq!(misses_after, misses, "misses");
+
+    // An administrator's changes on this server are seen by the next request.
+    rename_user(&admin, user.id, "Tenar of Atuan").await;
+    assert_eq!(name_of_caller(&customer).await, "Tenar of Atuan");
+    admin
+        .update_user()
+        .id(user.id)
+        .body(types::UserUpdate {
+            is_admin: Some(true),
+            ..Default::default()
+        })
+        .send()
+        .await
+        .unwrap();
+    customer
+        .list_users()
+        .send()
+        .await
+        .expect("now an administrator");
+    admin
+        .update_user()
+        .id(user.id)
+        .body(types::UserUpdate {
+            is_admin: Some(false),
+            ..Default::default()
+        })
+        .send()
+        .await
+        .unwrap();
+    let demoted = customer.list_users().send().await;
+    bookstore_tests::assert_problem(demoted, 403, "admin_required");
+}
+
+#[tokio::test]
+async fn another_server_sees_an_account_change_within_a_second() {
+    if Backend::from_env() != Backend::Postgres {
+        return;
+    }
+    // Arrange: two server processes on one database; a customer's account kept by B.
+    let deployment = Deployment::fresh().await;
+    let a = deployment.start(&[]).await;
+    let b = deployment.start(&[]).await;
+    let admin = a.admin().await;
+    let email = b.signup().await;
+    let (customer, login) = b.login(&email, bookstore_tests::PASSWORD).await;
+    settled(&b.client).await;
+    let mut delays = Vec::new();
+    for (round, name) in ["Ged", "Sparrowhawk", "Archmage"].into_iter().enumerate() {
+        let (hits_before, _) = account_counters(&b.client).await;
+        name_of_caller(&customer).await;
+        name_of_caller(&customer).await;
+        let (hits, _) = account_counters(&b.client).await;
+        assert!(
+            hits > hits_before,
+            "round {round}: B did not keep the account"
+        );
+
+        // Act: A changes it.
+        rename_user(&admin, login.user.id, name).await;
+        let written = Instant::now();
+
+        // Assert: B authenticates with the changed account within the bound.
+        loop {
+            if name_of_caller(&customer).await == name {
+                break;
+            }
+            assert!(
+                written.elapsed() < BOUND,
+                "round {round}: B still has the old account"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        delays.push(written.elapsed());
+    }
+
+    // A deactivation on A ends the customer's session on B at once: the session store
+    // is not cached.
+    admin.delete_user().id(login.user.id).send().await.unwrap();
+    bookstore_tests::assert_problem(customer.get_me().send().await, 401, "unauthorized");
+    eprintln!("another server saw each account change after {delays:.2?} (bound {BOUND:?})");
+}
+
+#[tokio::test]
+async fn an_account_changed_in_sql_is_seen_within_a_second() {
+    if Backend::from_env() != Backend::Postgres {
+        return;
+    }
+    // Arrange: an administrator whose account the server keeps.
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    settled(&app.client).await;
+    admin.list_users().send().await.unwrap();
+    admin.list_users().send().await.unwrap();
+
+    // Act: the account is demoted behind the server's back (the server did not write it).
+    let mut sql = sqlx::PgConnection::connect(&database_url(&app))
+        .await
+        .unwrap();
+    sqlx::query("UPDATE users SET is_admin = false WHERE email = $1")
+        .bind(bookstore_tests::ADMIN_EMAIL)
+        .execute(&mut sql)
+        .await
+        .unwrap();
+    let written = Instant::now();
+
+    // Assert: refused within the bound.
+    loop {
+        match admin.list_users().send().await {
+            Ok(_) => assert!(written.elapsed() < BOUND, "still an administrator"),
+            Err(refused) => {
+                bookstore_tests::assert_problem::<()>(Err(refused), 403, "admin_required");
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    eprintln!("the demotion was seen after {:.2?}", written.elapsed());
 }

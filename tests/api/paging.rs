@@ -881,11 +881,11 @@ async fn a_deep_page_by_cursor_reads_as_few_index_entries_as_the_first_page() {
         .await
         .unwrap();
     // Every request must reach the database, and only the pool's statements be
-    // explained: no catalogue cache, and so no connection listening for its
-    // notifications.
+    // explained: no caches, and so no connection listening for their notifications.
     let app = TestApp::spawn_with(|key| match key {
         "DATABASE_URL" => Some(database.clone()),
         "CATALOGUE_CACHE" => Some("off".to_owned()),
+        "ACCOUNT_CACHE_MAX_ENTRIES" => Some("0".to_owned()),
         _ => None,
     })
     .await;

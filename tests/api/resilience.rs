@@ -487,9 +487,10 @@ async fn connections_the_database_terminates_are_replaced_after_one_503_each() {
     let app = TestApp::spawn_with(move |key| match key {
         "DATABASE_URL" => Some(server_url.clone()),
         "DATABASE_MAX_CONNECTIONS" => Some(POOL.to_string()),
-        // Only the pool's connections: no catalogue cache, and so no connection
-        // listening for its notifications (tested on its own in cache.rs).
+        // Only the pool's connections: no caches, and so no connection listening for
+        // their notifications (tested on their own in cache.rs).
         "CATALOGUE_CACHE" => Some("off".to_owned()),
+        "ACCOUNT_CACHE_MAX_ENTRIES" => Some("0".to_owned()),
         _ => None,
     })
     .await;

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::service::AuthorService;
 use super::wire::{self, Author, AuthorCreate, AuthorPage, AuthorUpdate};
-use crate::catalogue_cache::{CatalogueCache, Key};
+use crate::cache::{CatalogueCache, Key};
 use crate::error::AppError;
 use crate::http::conditional::{IfMatch, IfNoneMatch};
 use crate::http::page::{Cursor, Limit, Offset, page_request};

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::service::BookService;
 use super::wire::{self, Book, BookCreate, BookPage, BookUpdate, book_filter};
-use crate::catalogue_cache::{CatalogueCache, Key};
+use crate::cache::{CatalogueCache, Key};
 use crate::domain::Money;
 use crate::error::AppError;
 use crate::http::conditional::{IfMatch, IfNoneMatch};

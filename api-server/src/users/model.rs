@@ -5,6 +5,7 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use crate::auth::Session;
+use crate::cache::Weigh;
 use crate::domain::{Email, Password, Text};
 use crate::error::AppError;
 
@@ -26,6 +27,15 @@ pub struct User {
     /// Sessions that began before this are refused: set when the password changes or the
     /// account is deactivated, so that revoking them does not depend on the session store.
     pub sessions_valid_after: Option<DateTime<Utc>>,
+}
+
+impl Weigh for User {
+    fn bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.email.len()
+            + self.full_name.len()
+            + self.password_hash.len()
+    }
 }
 
 impl User {

@@ -5,6 +5,7 @@ use chrono::Utc;
 use secrecy::SecretString;
 use uuid::Uuid;
 
+use super::AccountCache;
 use super::model::{Caller, FullName, NewUser, Signup, User, UserChanges, UserPatch};
 use super::repository::UserRepository;
 use crate::auth::{
@@ -16,6 +17,8 @@ use crate::error::AppError;
 #[derive(Clone)]
 pub struct UserService {
     users: UserRepository,
+    /// The accounts `authenticate` reads; emptied by every change of an account.
+    accounts: AccountCache,
     sessions: SessionStore,
     hasher: PasswordHasher,
     throttle: LoginThrottle,
@@ -33,6 +36,7 @@ pub enum AdminOutcome {
 impl UserService {
     pub(super) fn new(
         users: UserRepository,
+        accounts: AccountCache,
         sessions: SessionStore,
         hasher: PasswordHasher,
         throttle: LoginThrottle,
@@ -40,6 +44,7 @@ impl UserService {
     ) -> Self {
         Self {
             users,
+            accounts,
             sessions,
             hasher,
             throttle,
@@ -63,8 +68,8 @@ impl UserService {
             .await?
             .ok_or(AppError::Unauthenticated)?;
         let account = self
-            .users
-            .find(session.user_id)
+            .accounts
+            .read_through(session.user_id, || self.users.find(session.user_id))
             .await?
             .filter(|user| user.accepts_session(session.started))
             .ok_or(AppError::Unauthenticated)?;
@@ -195,8 +200,7 @@ impl UserService {
             sessions_valid_after: ends_sessions.then(Utc::now),
         };
         let updated = self
-            .users
-            .update(id, changes, &expected)
+            .change(id, changes, &expected)
             .await?
             .ok_or(AppError::NotFound("user"))?;
         if ends_sessions {
@@ -221,8 +225,7 @@ impl UserService {
             sessions_valid_after: Some(Utc::now()),
             ..UserChanges::default()
         };
-        self.users
-            .update(id, changes, &expected)
+        self.change(id, changes, &expected)
             .await?
             .ok_or(AppError::NotFound("user"))?;
         self.end_sessions(id, None).await;
@@ -284,8 +287,7 @@ impl UserService {
             sessions_valid_after: Some(Utc::now()),
             ..UserChanges::default()
         };
-        self.users
-            .update(existing.id, changes, &Precondition::none())
+        self.change(existing.id, changes, &Precondition::none())
             .await?;
         self.end_sessions(existing.id, None).await;
         Ok(AdminOutcome::Promoted)
@@ -304,11 +306,23 @@ impl UserService {
             sessions_valid_after: Some(Utc::now()),
             ..UserChanges::default()
         };
-        self.users
-            .update(existing.id, changes, &Precondition::none())
+        self.change(existing.id, changes, &Precondition::none())
             .await?;
         self.end_sessions(existing.id, None).await;
         Ok(())
+    }
+
+    /// Changes account `id` if it meets `expected`, and forgets the accounts kept for
+    /// authentication (the change's notification empties other servers' caches).
+    async fn change(
+        &self,
+        id: Uuid,
+        changes: UserChanges,
+        expected: &Precondition<User>,
+    ) -> Result<Option<User>, AppError> {
+        let changed = self.users.update(id, changes, expected).await;
+        self.accounts.after_write(&changed);
+        changed
     }
 
     /// Checks the current password given with a change to one's own account, throttled

@@ -1,47 +1,47 @@
-//! The catalogue cache: the public representations of books and authors (one item, and
-//! pages of the lists), kept in memory as they are sent, so that a catalogue read that
-//! hits costs neither the database nor serialisation.
+//! Caches of what the database holds, kept coherent with it: the catalogue's public
+//! representations ([`catalogue`]) and the accounts that authenticate requests
+//! (`users::AccountCache`).
 //!
-//! Coherence rules:
-//! - Only reads that may lag (anonymous ones) use the cache; a read with credentials
-//!   always goes to the primary, so an administrator reads back their own writes.
-//! - A miss reads from the primary, never from the read replica: a lagging replica could
-//!   otherwise put back a value from before a write the cache was just emptied for.
-//! - Any write of the catalogue empties the whole cache (a book's write changes its page
-//!   of every list, the totals, and so on; writes are rare next to reads, and "all of
-//!   it" is obviously correct where a finer rule would have to be proven so). The server
-//!   that writes empties it before answering; on PostgreSQL, triggers on `authors` and
-//!   `books` raise a notification in the writing transaction, which every server listens
-//!   for ([`listener`]) and empties its cache on.
+//! Coherence rules, shared by every cache here:
+//! - Any write of what a cache holds empties the whole cache (writes are rare next to
+//!   reads, and "all of it" is obviously correct where a finer rule would have to be
+//!   proven so). The server that writes empties it before answering; on PostgreSQL,
+//!   triggers raise a notification in the writing transaction, which every server
+//!   listens for ([`listener`]) and empties its caches on.
 //! - Entries carry the generation they were read in; emptying moves to the next
 //!   generation first, and only entries of the current generation are served, so a
 //!   read that raced with a write can never be served after it.
-//! - On PostgreSQL the cache is used only while its listening connection is known to
-//!   be alive (see [`listener`]); otherwise every read goes to the database.
+//! - On PostgreSQL a cache is used only while its listening connection is known to be
+//!   alive (see [`listener`]); otherwise every read goes to the database.
 
+pub mod catalogue;
 mod entries;
 pub mod listener;
 
+use std::hash::Hash;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-pub use entries::Key;
+pub use catalogue::{CatalogueCache, Key};
+pub use entries::Weigh;
 use entries::{Entries, Entry, bounded};
 
-use crate::domain::Freshness;
-use crate::representation::Representation;
-use crate::settings::CatalogueCacheSettings;
-
-/// How long the cache stays in use after its listening connection last proved alive.
+/// How long a cache stays in use after its listening connection last proved alive.
 pub const LEASE: Duration = Duration::from_secs(1);
 
-/// The catalogue cache of one server, cheap to clone.
-#[derive(Clone)]
-pub struct CatalogueCache(Option<Arc<Inner>>);
+/// A cache of values `V` by key `K`, coherent with the database by the module's rules;
+/// cheap to clone.
+pub struct Coherent<K, V>(Option<Arc<Inner<K, V>>>);
 
-struct Inner {
-    entries: Entries,
+impl<K, V> Clone for Coherent<K, V> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+struct Inner<K, V> {
+    entries: Entries<K, V>,
     generation: AtomicU64,
     /// Whether the cache may be used: always on SQLite; on PostgreSQL while listening.
     listening: AtomicBool,
@@ -55,7 +55,14 @@ struct Inner {
     evictions: Arc<AtomicU64>,
 }
 
-/// The cache's counters, for the metrics.
+/// How much a cache may hold; either bound 0 turns it off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub max_entries: usize,
+    pub max_bytes: usize,
+}
+
+/// A cache's counters, for the metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     pub hits: u64,
@@ -67,25 +74,40 @@ pub struct Stats {
     pub in_use: bool,
 }
 
-/// The generation a miss was read in: [`CatalogueCache::fill`] keeps its answer only
-/// if nothing was written since.
+/// What [`Coherent::lookup`] found.
+pub enum Lookup<V> {
+    /// The current value.
+    Hit(V),
+    /// Nothing current: read it, in the generation of the ticket.
+    Miss(Ticket),
+    /// The cache is off, or out of use.
+    Unused,
+}
+
+/// The generation a miss was read in: [`Coherent::fill`] keeps its answer only if
+/// nothing was written since.
 #[derive(Debug, Clone, Copy)]
 pub struct Ticket(u64);
 
-impl CatalogueCache {
-    /// The cache of `settings`; `shared` when other servers may write the same database
-    /// (PostgreSQL), in which case it is not used until [`CatalogueCache::listening`].
-    pub fn new(settings: &CatalogueCacheSettings, shared: bool) -> Self {
-        if !settings.enabled || settings.max_entries == 0 || settings.max_bytes == 0 {
+impl<K, V> Coherent<K, V>
+where
+    K: Eq + Hash + Clone,
+    V: Weigh + Clone,
+{
+    /// A cache within `bounds`; `shared` when other servers may write the same database
+    /// (PostgreSQL), in which case it is not used until [`Coherent::listening`].
+    pub fn new(name: &str, bounds: Bounds, shared: bool) -> Self {
+        if bounds.max_entries == 0 || bounds.max_bytes == 0 {
             return Self(None);
         }
         let evictions = Arc::new(AtomicU64::new(0));
-        let entries = match bounded(settings, Arc::clone(&evictions)) {
+        let entries = match bounded(bounds, Arc::clone(&evictions)) {
             Ok(entries) => entries,
             Err(err) => {
                 tracing::error!(
+                    cache = name,
                     error = format!("{err:#}"),
-                    "the catalogue cache cannot be built; it is off"
+                    "the cache cannot be built; it is off"
                 );
                 return Self(None);
             }
@@ -101,6 +123,81 @@ impl CatalogueCache {
             invalidations: AtomicU64::new(0),
             evictions,
         })))
+    }
+
+    /// Looks `key` up, counting a hit or a miss while the cache is in use.
+    pub fn lookup(&self, key: &K) -> Lookup<V> {
+        let Some(inner) = self.0.as_ref().filter(|inner| inner.in_use()) else {
+            return Lookup::Unused;
+        };
+        let generation = inner.generation.load(Ordering::Acquire);
+        match inner.entries.get(key) {
+            Some(entry) if entry.generation == generation => {
+                inner.hits.fetch_add(1, Ordering::Relaxed);
+                Lookup::Hit(entry.value)
+            }
+            _ => {
+                inner.misses.fetch_add(1, Ordering::Relaxed);
+                Lookup::Miss(Ticket(generation))
+            }
+        }
+    }
+
+    /// The value of `key`: from the cache on a hit; else `read` runs, and what it finds
+    /// is kept (an absence or an error never is).
+    pub async fn read_through<E, F, Fut>(&self, key: K, read: F) -> Result<Option<V>, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Option<V>, E>>,
+    {
+        match self.lookup(&key) {
+            Lookup::Hit(value) => Ok(Some(value)),
+            Lookup::Miss(ticket) => {
+                let found = read().await?;
+                if let Some(value) = &found {
+                    self.fill(ticket, key, value.clone());
+                }
+                Ok(found)
+            }
+            Lookup::Unused => read().await,
+        }
+    }
+
+    /// Keeps `value`, read in the generation of `ticket`, unless what it caches was
+    /// written since. A write that lands between the check and the insertion is caught
+    /// by the check after it (and by the generation every lookup compares).
+    pub fn fill(&self, ticket: Ticket, key: K, value: V) {
+        let Some(inner) = &self.0 else { return };
+        if inner.generation.load(Ordering::Acquire) != ticket.0 || !inner.in_use() {
+            return;
+        }
+        let entry = Entry {
+            generation: ticket.0,
+            value,
+        };
+        inner.entries.insert(key.clone(), entry);
+        if inner.generation.load(Ordering::Acquire) != ticket.0 {
+            inner
+                .entries
+                .remove_if(&key, |entry| entry.generation == ticket.0);
+        }
+    }
+
+    /// The generation reads start in now.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(
+            self.0
+                .as_ref()
+                .map_or(0, |inner| inner.generation.load(Ordering::Acquire)),
+        )
+    }
+
+    /// The value kept for `key`, if it is current and the cache in use.
+    pub fn get(&self, key: &K) -> Option<V> {
+        let inner = self.0.as_ref().filter(|inner| inner.in_use())?;
+        let generation = inner.generation.load(Ordering::Acquire);
+        let entry = inner.entries.get(key)?;
+        (entry.generation == generation).then_some(entry.value)
     }
 
     /// A cache that is off: every read goes to the database.
@@ -120,85 +217,17 @@ impl CatalogueCache {
             .is_some_and(|inner| inner.alive_ms.is_some())
     }
 
-    /// The answer to a read of `freshness` for `key`: from the cache on a hit; else
-    /// `read` runs (with the freshness it must have) and its answer is kept when it may
-    /// be. Errors are never kept.
-    pub async fn read<T, E, F, Fut>(
-        &self,
-        key: Key,
-        freshness: Freshness,
-        read: F,
-    ) -> Result<Representation, E>
-    where
-        T: poem_openapi::types::ToJSON,
-        F: FnOnce(Freshness) -> Fut,
-        Fut: Future<Output = Result<T, E>>,
-    {
-        let inner = match &self.0 {
-            Some(inner) if freshness == Freshness::MayLag && inner.in_use() => inner,
-            _ => return Ok(Representation::of(&read(freshness).await?)),
-        };
-        let ticket = Ticket(inner.generation.load(Ordering::Acquire));
-        if let Some(entry) = inner.entries.get(&key)
-            && entry.generation == ticket.0
-        {
-            inner.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(entry.representation);
-        }
-        inner.misses.fetch_add(1, Ordering::Relaxed);
-        // From the primary: see the module's rules.
-        let representation = Representation::of(&read(Freshness::Latest).await?);
-        self.fill(ticket, key, representation.clone());
-        Ok(representation)
-    }
-
-    /// Keeps `representation`, read in the generation of `ticket`, unless the catalogue
-    /// was written since. A write that lands between the check and the insertion is
-    /// caught by the check after it (and by the generation every lookup compares).
-    pub fn fill(&self, ticket: Ticket, key: Key, representation: Representation) {
-        let Some(inner) = &self.0 else { return };
-        if inner.generation.load(Ordering::Acquire) != ticket.0 || !inner.in_use() {
-            return;
-        }
-        let entry = Entry {
-            generation: ticket.0,
-            representation,
-        };
-        inner.entries.insert(key.clone(), entry);
-        if inner.generation.load(Ordering::Acquire) != ticket.0 {
-            inner
-                .entries
-                .remove_if(&key, |entry| entry.generation == ticket.0);
-        }
-    }
-
-    /// The generation reads start in now.
-    pub fn ticket(&self) -> Ticket {
-        Ticket(
-            self.0
-                .as_ref()
-                .map_or(0, |inner| inner.generation.load(Ordering::Acquire)),
-        )
-    }
-
-    /// The representation kept for `key`, if it is current and the cache in use.
-    pub fn get(&self, key: &Key) -> Option<Representation> {
-        let inner = self.0.as_ref().filter(|inner| inner.in_use())?;
-        let generation = inner.generation.load(Ordering::Acquire);
-        let entry = inner.entries.get(key)?;
-        (entry.generation == generation).then_some(entry.representation)
-    }
-
-    /// Forgets everything: the catalogue was written (or may have been, unheard).
+    /// Forgets everything: what it caches was written (or may have been, unheard).
     pub fn invalidate(&self) {
         if let Some(inner) = &self.0 {
             inner.invalidate();
         }
     }
 
-    /// After a write of the catalogue with this outcome: forgets everything unless the
-    /// write was refused before it could change anything (by a rule, a precondition or
-    /// a constraint). A write that failed otherwise (timed out, say) may have committed.
+    /// After a write of what the cache holds, with this outcome: forgets everything
+    /// unless the write was refused before it could change anything (by a rule, a
+    /// precondition or a constraint). A write that failed otherwise (timed out, say) may
+    /// have committed.
     pub fn after_write<T>(&self, outcome: &Result<T, crate::error::AppError>) {
         use crate::error::AppError;
         match outcome {
@@ -252,7 +281,11 @@ impl CatalogueCache {
     }
 }
 
-impl Inner {
+impl<K, V> Inner<K, V>
+where
+    K: Eq + Hash + Clone,
+    V: Weigh + Clone,
+{
     /// Whether lookups and fills may use the cache now.
     fn in_use(&self) -> bool {
         self.listening.load(Ordering::Acquire) && self.lease_holds()

@@ -16,7 +16,7 @@ fn settings(max_entries: usize, max_bytes: usize) -> CatalogueCacheSettings {
 }
 
 fn local() -> CatalogueCache {
-    CatalogueCache::new(&settings(100, 1 << 20), false)
+    CatalogueCache::catalogue(&settings(100, 1 << 20), false)
 }
 
 fn value(text: &str) -> Representation {
@@ -82,7 +82,7 @@ fn an_entry_kept_as_a_write_lands_is_not_served() {
         key.clone(),
         super::Entry {
             generation: ticket.0,
-            representation: value("old"),
+            value: value("old"),
         },
     );
     assert!(cache.get(&key).is_none());
@@ -90,7 +90,7 @@ fn an_entry_kept_as_a_write_lands_is_not_served() {
 
 #[test]
 fn a_shared_cache_is_unused_until_it_listens_and_after_it_stops() {
-    let cache = CatalogueCache::new(&settings(100, 1 << 20), true);
+    let cache = CatalogueCache::catalogue(&settings(100, 1 << 20), true);
     let key = Key::Book(Uuid::new_v4());
     cache.fill(cache.ticket(), key.clone(), value("unheard"));
     assert!(cache.get(&key).is_none());
@@ -107,7 +107,7 @@ fn a_shared_cache_is_unused_until_it_listens_and_after_it_stops() {
 
 #[test]
 fn entries_and_bytes_are_bounded() {
-    let cache = CatalogueCache::new(&settings(64, 64 * 1024), false);
+    let cache = CatalogueCache::catalogue(&settings(64, 64 * 1024), false);
     for n in 0..1000 {
         let page = Key::Page("books", format!("offset {n}"));
         cache.fill(cache.ticket(), page, value(&"x".repeat(n)));
@@ -121,8 +121,8 @@ fn entries_and_bytes_are_bounded() {
 fn off_keeps_nothing() {
     for cache in [
         CatalogueCache::off(),
-        CatalogueCache::new(&settings(0, 1 << 20), false),
-        CatalogueCache::new(
+        CatalogueCache::catalogue(&settings(0, 1 << 20), false),
+        CatalogueCache::catalogue(
             &CatalogueCacheSettings {
                 enabled: false,
                 max_entries: 100,
@@ -136,4 +136,38 @@ fn off_keeps_nothing() {
         assert!(cache.get(&key).is_none());
         assert!(!cache.is_on());
     }
+}
+
+/// A value that weighs what its text does.
+#[derive(Clone, Debug, PartialEq)]
+struct Named(String);
+
+impl super::Weigh for Named {
+    fn bytes(&self) -> usize {
+        self.0.len()
+    }
+}
+
+#[tokio::test]
+async fn read_through_keeps_what_it_finds_and_never_an_absence() {
+    let cache = super::Coherent::<Uuid, Named>::new(
+        "test",
+        super::Bounds {
+            max_entries: 10,
+            max_bytes: 1 << 10,
+        },
+        false,
+    );
+    let id = Uuid::new_v4();
+    let read = |found: Option<&str>| {
+        let found = found.map(|text| Named(text.to_owned()));
+        cache.read_through(id, move || async move { Ok::<_, Infallible>(found) })
+    };
+    assert_eq!(read(None).await, Ok(None));
+    assert_eq!(read(Some("Tenar")).await, Ok(Some(Named("Tenar".into()))));
+    assert_eq!(read(None).await, Ok(Some(Named("Tenar".into()))), "a hit");
+    assert_eq!((cache.stats().hits, cache.stats().misses), (1, 2));
+
+    cache.invalidate();
+    assert_eq!(read(Some("Arha")).await, Ok(Some(Named("Arha".into()))));
 }
