@@ -31,11 +31,21 @@ fn sample(page: &str, series: &str) -> f64 {
         .unwrap_or_else(|| panic!("no sample {series} in:\n{page}"))
 }
 
-/// The cache's counters: hits, misses, invalidations.
-async fn counters(client: &Client) -> (f64, f64, f64) {
+/// The counters `bookstore_{cache}_cache_{name}_total` of `names`.
+async fn cache_counters<const N: usize>(
+    client: &Client,
+    cache: &str,
+    names: [&str; N],
+) -> [f64; N] {
     let page = metrics(client).await;
-    let counter = |name: &str| sample(&page, &format!("bookstore_catalogue_cache_{name}_total"));
-    (counter("hits"), counter("misses"), counter("invalidations"))
+    names.map(|name| sample(&page, &format!("bookstore_{cache}_cache_{name}_total")))
+}
+
+/// The catalogue cache's counters: hits, misses, invalidations.
+async fn counters(client: &Client) -> (f64, f64, f64) {
+    let [hits, misses, invalidations] =
+        cache_counters(client, "catalogue", ["hits", "misses", "invalidations"]).await;
+    (hits, misses, invalidations)
 }
 
 /// Waits until the cache answers reads (on PostgreSQL, once it listens for writes);
@@ -321,26 +331,31 @@ async fn a_lost_listening_connection_leaves_no_stale_read_and_is_replaced() {
 
 /// The account cache's hits and misses.
 async fn account_counters(client: &Client) -> (f64, f64) {
-    let page = metrics(client).await;
-    let counter = |name: &str| sample(&page, &format!("bookstore_account_cache_{name}_total"));
-    (counter("hits"), counter("misses"))
+    let [hits, misses] = cache_counters(client, "account", ["hits", "misses"]).await;
+    (hits, misses)
 }
 
 async fn name_of_caller(client: &Client) -> String {
     client.get_me().send().await.unwrap().full_name.clone()
 }
 
-async fn rename_user(admin: &Client, id: Uuid, name: &str) {
+/// An administrator's change of account `id`.
+async fn change_user(admin: &Client, id: Uuid, change: types::UserUpdate) {
     admin
         .update_user()
         .id(id)
-        .body(types::UserUpdate {
-            full_name: Some(valid(name)),
-            ..Default::default()
-        })
+        .body(change)
         .send()
         .await
-        .expect("renaming the account");
+        .expect("changing the account");
+}
+
+async fn rename_user(admin: &Client, id: Uuid, name: &str) {
+    let change = types::UserUpdate {
+        full_name: Some(valid(name)),
+        ..Default::default()
+    };
+    change_user(admin, id, change).await;
 }
 
 #[tokio::test]
@@ -369,31 +384,17 @@ async fn an_account_is_authenticated_from_memory_and_a_change_is_seen_at_once() 
     // An administrator's changes on this server are seen by the next request.
     rename_user(&admin, user.id, "Tenar of Atuan").await;
     assert_eq!(name_of_caller(&customer).await, "Tenar of Atuan");
-    admin
-        .update_user()
-        .id(user.id)
-        .body(types::UserUpdate {
-            is_admin: Some(true),
-            ..Default::default()
-        })
-        .send()
-        .await
-        .unwrap();
+    let promotion = |is_admin| types::UserUpdate {
+        is_admin: Some(is_admin),
+        ..Default::default()
+    };
+    change_user(&admin, user.id, promotion(true)).await;
     customer
         .list_users()
         .send()
         .await
         .expect("now an administrator");
-    admin
-        .update_user()
-        .id(user.id)
-        .body(types::UserUpdate {
-            is_admin: Some(false),
-            ..Default::default()
-        })
-        .send()
-        .await
-        .unwrap();
+    change_user(&admin, user.id, promotion(false)).await;
     let demoted = customer.list_users().send().await;
     bookstore_tests::assert_problem(demoted, 403, "admin_required");
 }
