@@ -234,6 +234,20 @@ settle() {
     log "warning: the server was still busy 5 s after the warmup"
 }
 
+# Waits (at most 10 s) until the whole machine is idle (under 10 % busy over 0.2 s): what
+# the last scenario set off (PostgreSQL's autovacuum after the orders, say) must not take
+# the cores from a ceiling measured alone.
+settle_machine() {
+    local busy total busy2 total2 i
+    for ((i = 0; i < 50; i++)); do
+        read -r busy total _ < <(machine_ticks)
+        sleep 0.2
+        read -r busy2 total2 _ < <(machine_ticks)
+        ((10 * (busy2 - busy) <= total2 - total)) && return 0
+    done
+    log "warning: the machine was still busy 10 s after the last scenario"
+}
+
 cpu_begin() {
     cpu_start_wall=$(date +%s.%N)
     cpu_start_server=$([[ -n $(measured_pid) ]] && proc_ticks "$(measured_pid)" || echo 0)
@@ -292,6 +306,7 @@ measure_ceilings() {
 # The login scenario's ceiling, bcrypt verifications per second on all cores: measured
 # just before that scenario, so that the two see the same machine.
 measure_bcrypt() {
+    settle_machine
     log "bcrypt at cost $bcrypt_cost on $(nproc) threads, ${duration} s"
     "$release/bench-bcrypt" --cost "$bcrypt_cost" --seconds "$duration" \
         --out "$out_dir/bcrypt.json"

@@ -524,6 +524,48 @@ async fn past_the_cap_an_accounts_oldest_sessions_end() {
 }
 
 #[tokio::test]
+async fn a_demoted_administrator_loses_every_session_but_not_the_account() {
+    // Arrange: a customer made an administrator, with two sessions.
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let (first, user) = app.customer().await;
+    let promotion = |is_admin| types::UserUpdate {
+        is_admin: Some(is_admin),
+        ..Default::default()
+    };
+    admin
+        .update_user()
+        .id(user.id)
+        .body(promotion(true))
+        .send()
+        .await
+        .unwrap();
+    let (second, _) = app.login(&user.email, PASSWORD).await;
+    second.list_users().send().await.expect("an administrator");
+
+    // Act: another administrator demotes them.
+    admin
+        .update_user()
+        .id(user.id)
+        .body(promotion(false))
+        .send()
+        .await
+        .unwrap();
+
+    // Assert: both sessions ended (so no server acts on the old role), the demoter's
+    // session stays, and a new login is a customer's.
+    assert_problem(first.get_me().send().await, 401, "unauthorized");
+    assert_problem(second.get_me().send().await, 401, "unauthorized");
+    admin
+        .list_users()
+        .send()
+        .await
+        .expect("the demoter's session");
+    let (again, _) = app.login(&user.email, PASSWORD).await;
+    assert_problem(again.list_users().send().await, 403, "admin_required");
+}
+
+#[tokio::test]
 async fn a_reactivated_account_does_not_revive_its_old_sessions() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;

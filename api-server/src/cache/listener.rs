@@ -11,19 +11,23 @@
 //! - when it fails (an error, or the end of the stream), the caches are out of use and
 //!   emptied at once; a new connection is made, with backoff, and once it `LISTEN`s the
 //!   caches are emptied again (what was missed meanwhile is unknown) and used again;
-//! - a connection can also die silently (a network partition leaves no error to read):
-//!   it is asked a trivial query every [`HEARTBEAT`], and each answer renews a lease of
-//!   [`super::LEASE`], past which the caches are out of use until the next answer. A
-//!   write is so never hidden for longer than the lease, however the connection fails.
+//! - a connection can also die silently (a network partition leaves no error to read),
+//!   or answer queries while notifications never reach it (through a pooler in
+//!   transaction mode): every [`HEARTBEAT`] it sends a notification to itself, on a
+//!   channel of its own, and each one that arrives renews a lease of [`super::LEASE`],
+//!   past which the caches are out of use until the next; past the lease the connection
+//!   is replaced. A write is so never hidden for longer than the lease, however the
+//!   connection fails. A new connection is used only once its first one has arrived.
 
 use std::hash::Hash;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use sea_query::{Expr, PostgresQueryBuilder, Query};
+use sea_query::{Func, PostgresQueryBuilder, Query};
 use sqlx::AssertSqlSafe;
-use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgNotification, PgPoolOptions};
+use uuid::Uuid;
 
-use super::{Coherent, Weigh};
+use super::{Coherent, LEASE, Weigh};
 
 /// The channel of the catalogue's writes (`migrations/postgres/*_catalogue_notify.sql`).
 pub const CATALOGUE: &str = "catalogue";
@@ -90,13 +94,13 @@ pub async fn run(caches: Subscribers, options: PgConnectOptions) {
     };
     loop {
         match listen(&options, &caches).await {
-            Ok(listener) => {
+            Ok((listener, probe)) => {
                 every(|cache| cache.listening());
                 if reported {
                     tracing::info!("listening for writes again; caches in use");
                 }
                 backoff = BACKOFF_FIRST;
-                let why = follow(&caches, listener).await;
+                let why = follow(&caches, listener, probe).await;
                 every(|cache| cache.deaf());
                 tracing::warn!(
                     reason = %why,
@@ -122,11 +126,12 @@ pub async fn run(caches: Subscribers, options: PgConnectOptions) {
     }
 }
 
-/// A new connection that listens on the channels of `caches`.
+/// A new connection that listens on the channels of `caches`, once a notification of its
+/// own has arrived on it.
 async fn listen(
     options: &PgConnectOptions,
     caches: &Subscribers,
-) -> Result<PgListener, sqlx::Error> {
+) -> anyhow::Result<(PgListener, Probe)> {
     let pool = PgPoolOptions::new()
         .max_connections(1)
         .min_connections(0)
@@ -135,32 +140,114 @@ async fn listen(
     let mut listener = PgListener::connect_with(&pool).await?;
     // A lost connection is for `run` to replace, after it has emptied the caches.
     listener.eager_reconnect(false);
+    let mut probe = Probe::new();
     let mut channels: Vec<&str> = caches.iter().map(|(channel, _)| *channel).collect();
+    channels.push(&probe.channel);
     channels.sort_unstable();
     channels.dedup();
     listener.listen_all(channels).await?;
-    Ok(listener)
+    probe
+        .send(&mut listener)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    let arrived = tokio::time::timeout(LEASE, async {
+        loop {
+            match listener.try_recv().await? {
+                Some(notification) if probe.is_last(&notification) => return Ok(()),
+                // The caches are emptied once this connection is in use.
+                Some(_) => {}
+                None => anyhow::bail!("the connection closed"),
+            }
+        }
+    })
+    .await;
+    match arrived {
+        Ok(outcome) => outcome.map(|()| (listener, probe)),
+        Err(_) => anyhow::bail!(
+            "a notification sent on the listening connection did not arrive within {LEASE:?}: \
+             a connection through a transaction-pooling PgBouncer cannot listen \
+             (DATABASE_MIGRATION_URL names PostgreSQL itself)"
+        ),
+    }
+}
+
+/// Notifications the listening connection sends itself on a channel of its own: one that
+/// arrives proves that every notification committed before it has arrived too
+/// (PostgreSQL delivers them in commit order), which a mere answer to a query would not
+/// prove (a pooler in between answers queries but drops notifications).
+struct Probe {
+    channel: String,
+    /// The number of the last one sent, its payload.
+    sent: u64,
+}
+
+impl Probe {
+    fn new() -> Self {
+        Self {
+            channel: format!("bookstore_probe_{}", Uuid::new_v4().simple()),
+            sent: 0,
+        }
+    }
+
+    /// Sends the next one on `listener`.
+    async fn send(&mut self, listener: &mut PgListener) -> Result<(), String> {
+        self.sent += 1;
+        let stmt = Query::select()
+            .expr(
+                Func::cust("pg_notify")
+                    .arg(self.channel.as_str())
+                    .arg(self.sent.to_string()),
+            )
+            .to_owned();
+        let sql = stmt.to_string(PostgresQueryBuilder);
+        let answer = tokio::time::timeout(
+            HEARTBEAT_TIMEOUT,
+            sqlx::raw_sql(AssertSqlSafe(sql)).execute(listener),
+        )
+        .await;
+        match answer {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(_) => Err(format!("no answer within {HEARTBEAT_TIMEOUT:?}")),
+        }
+    }
+
+    /// Whether `notification` is one of these.
+    fn is_own(&self, notification: &PgNotification) -> bool {
+        notification.channel() == self.channel
+    }
+
+    /// Whether `notification` is the last one sent.
+    fn is_last(&self, notification: &PgNotification) -> bool {
+        self.is_own(notification) && notification.payload() == self.sent.to_string()
+    }
 }
 
 /// What the loop in [`follow`] waits for.
 enum Event {
-    Notified(Result<Option<sqlx::postgres::PgNotification>, sqlx::Error>),
+    Notified(Result<Option<PgNotification>, sqlx::Error>),
     Heartbeat,
 }
 
-/// Empties the caches of each notification's channel, and renews the leases of all on
-/// each heartbeat, until the connection fails; then why.
-async fn follow(caches: &Subscribers, mut listener: PgListener) -> String {
+/// Empties the caches of each notification's channel, and renews the leases of all when
+/// the last probe arrives, sending one each heartbeat, until the connection fails or its
+/// probes stop arriving; then why.
+async fn follow(caches: &Subscribers, mut listener: PgListener, mut probe: Probe) -> String {
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let ping = Query::select().expr(Expr::val(1)).to_owned();
-    let ping = ping.to_string(PostgresQueryBuilder);
+    let mut heard = Instant::now();
     loop {
         let event = tokio::select! {
             notified = listener.try_recv() => Event::Notified(notified),
             _ = heartbeat.tick() => Event::Heartbeat,
         };
         match event {
+            Event::Notified(Ok(Some(notification))) if probe.is_own(&notification) => {
+                if probe.is_last(&notification) {
+                    heard = Instant::now();
+                    caches.iter().for_each(|(_, cache)| cache.alive());
+                }
+            }
             Event::Notified(Ok(Some(notification))) => caches
                 .iter()
                 .filter(|(channel, _)| *channel == notification.channel())
@@ -168,15 +255,11 @@ async fn follow(caches: &Subscribers, mut listener: PgListener) -> String {
             Event::Notified(Ok(None)) => return "the connection closed".to_owned(),
             Event::Notified(Err(err)) => return err.to_string(),
             Event::Heartbeat => {
-                let answer = tokio::time::timeout(
-                    HEARTBEAT_TIMEOUT,
-                    sqlx::raw_sql(AssertSqlSafe(ping.clone())).execute(&mut listener),
-                )
-                .await;
-                match answer {
-                    Ok(Ok(_)) => caches.iter().for_each(|(_, cache)| cache.alive()),
-                    Ok(Err(err)) => return err.to_string(),
-                    Err(_) => return format!("no answer within {HEARTBEAT_TIMEOUT:?}"),
+                if heard.elapsed() > LEASE {
+                    return format!("its own notifications stopped arriving for {LEASE:?}");
+                }
+                if let Err(why) = probe.send(&mut listener).await {
+                    return why;
                 }
             }
         }

@@ -189,8 +189,9 @@ impl UsersApi {
     /// Only administrators may set `is_active` or `is_admin`; the last active
     /// administrator cannot be demoted or deactivated (409 `last_admin`). Changing one's
     /// own e-mail or password needs `current_password` (throttled as logins are: 429); an
-    /// administrator changing another account's does not. A new password ends the
-    /// account's other sessions; deactivation ends all of them.
+    /// administrator changing another account's does not. A new password, or the end of
+    /// an administrator's role (`is_admin` false), ends the account's other sessions;
+    /// deactivation ends all of them.
     #[oai(path = "/:id", method = "patch", operation_id = "update_user")]
     async fn update_user(
         &self,

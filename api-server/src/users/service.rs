@@ -135,7 +135,7 @@ impl UserService {
     pub async fn get(&self, caller: &Caller, id: Uuid) -> Result<User, AppError> {
         authorize(caller, id)?;
         if id == caller.id() {
-            // Read moments ago, within this request, to authenticate it.
+            // The account that authenticated this request.
             return Ok(caller.account.clone());
         }
         self.users.find(id).await?.ok_or(AppError::NotFound("user"))
@@ -148,7 +148,7 @@ impl UserService {
 
     /// Changes an account (if it meets `expected`). Changing one's own e-mail or password
     /// takes the current password, checked (and throttled) as a login is. A new password
-    /// ends the account's other sessions, a deactivation all of them.
+    /// or a demotion ends the account's other sessions, a deactivation all of them.
     pub async fn update(
         &self,
         caller: &Caller,
@@ -190,7 +190,11 @@ impl UserService {
             Some(password) => Some(self.hasher.hash(password).await?),
             None => None,
         };
-        let ends_sessions = patch.password.is_some() || patch.is_active == Some(false);
+        // A demotion ends the sessions too: other servers may hold the account, still an
+        // administrator, in their account caches for a moment, while ended sessions are
+        // refused everywhere at once.
+        let demoted = patch.is_admin == Some(false) && target.is_admin;
+        let ends_sessions = patch.password.is_some() || patch.is_active == Some(false) || demoted;
         let changes = UserChanges {
             email: patch.email,
             full_name: patch.full_name,
@@ -204,7 +208,7 @@ impl UserService {
             .await?
             .ok_or(AppError::NotFound("user"))?;
         if ends_sessions {
-            // The caller keeps the session they changed their own password with.
+            // The caller keeps the session they changed their own account with.
             let keep = (own && updated.is_active).then_some(&caller.session);
             self.end_sessions(id, keep).await;
         }
