@@ -3820,8 +3820,9 @@ differs from it, and the clients (Rust, TypeScript, Python) are generated from i
 ## Authentication
 `POST /api/v1/users/login` exchanges e-mail and password for an opaque bearer token
 (with 256 random bits) that expires after `expires_in` seconds (30 minutes by default).
-Send it as `Authorization: Bearer <token>`. Logout revokes it at once; a password change
-ends the account's other sessions; deactivating an account ends all of them. An account
+Send it as `Authorization: Bearer <token>`. Logout revokes it at once; a password change,
+or the end of an administrator's role, ends the account's other sessions; deactivating
+an account ends all of them. An account
 keeps at most 50 sessions (MAX_SESSIONS_PER_USER); a new one past that ends the oldest.
 A missing, unknown, expired or revoked token is answered with 401 and
 `WWW-Authenticate: Bearer`. E-mail addresses are compared regardless of case; log-in
@@ -4191,8 +4192,9 @@ let response = client.delete_user()
 Only administrators may set `is_active` or `is_admin`; the last active administrator
 cannot be demoted or deactivated (409 `last_admin`). Changing one's own e-mail or
 password needs `current_password` (throttled as logins are: 429); an administrator
-changing another account's does not. A new password ends the account's other
-sessions; deactivation ends all of them.
+changing another account's does not. A new password, or the end of an
+administrator's role (`is_admin` false), ends the account's other sessions;
+deactivation ends all of them.
 
 Sends a `PATCH` request to `/api/v1/users/{id}`
 
