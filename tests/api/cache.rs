@@ -459,7 +459,10 @@ async fn an_account_changed_in_sql_is_seen_within_a_second() {
     let admin = app.admin().await;
     settled(&app.client).await;
     admin.list_users().send().await.unwrap();
+    let (hits, _) = account_counters(&app.client).await;
     admin.list_users().send().await.unwrap();
+    let (kept, _) = account_counters(&app.client).await;
+    assert_eq!(kept, hits + 1.0, "the account is answered from memory");
 
     // Act: the account is demoted behind the server's back (the server did not write it).
     let mut sql = sqlx::PgConnection::connect(&database_url(&app))

@@ -529,28 +529,22 @@ async fn a_demoted_administrator_loses_every_session_but_not_the_account() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let (first, user) = app.customer().await;
-    let promotion = |is_admin| types::UserUpdate {
-        is_admin: Some(is_admin),
-        ..Default::default()
+    let set_admin = |is_admin| {
+        admin
+            .update_user()
+            .id(user.id)
+            .body(types::UserUpdate {
+                is_admin: Some(is_admin),
+                ..Default::default()
+            })
+            .send()
     };
-    admin
-        .update_user()
-        .id(user.id)
-        .body(promotion(true))
-        .send()
-        .await
-        .unwrap();
+    set_admin(true).await.unwrap();
     let (second, _) = app.login(&user.email, PASSWORD).await;
     second.list_users().send().await.expect("an administrator");
 
     // Act: another administrator demotes them.
-    admin
-        .update_user()
-        .id(user.id)
-        .body(promotion(false))
-        .send()
-        .await
-        .unwrap();
+    set_admin(false).await.unwrap();
 
     // Assert: both sessions ended (so no server acts on the old role), the demoter's
     // session stays, and a new login is a customer's.

@@ -75,7 +75,7 @@ pub struct Stats {
 }
 
 /// What [`Coherent::lookup`] found.
-pub enum Lookup<V> {
+enum Lookup<V> {
     /// The current value.
     Hit(V),
     /// Nothing current: read it, in the generation of the ticket.
@@ -87,7 +87,7 @@ pub enum Lookup<V> {
 /// The generation a miss was read in: [`Coherent::fill`] keeps its answer only if
 /// nothing was written since.
 #[derive(Debug, Clone, Copy)]
-pub struct Ticket(u64);
+struct Ticket(u64);
 
 impl<K, V> Coherent<K, V>
 where
@@ -126,7 +126,7 @@ where
     }
 
     /// Looks `key` up, counting a hit or a miss while the cache is in use.
-    pub fn lookup(&self, key: &K) -> Lookup<V> {
+    fn lookup(&self, key: &K) -> Lookup<V> {
         let Some(inner) = self.0.as_ref().filter(|inner| inner.in_use()) else {
             return Lookup::Unused;
         };
@@ -166,7 +166,7 @@ where
     /// Keeps `value`, read in the generation of `ticket`, unless what it caches was
     /// written since. A write that lands between the check and the insertion is caught
     /// by the check after it (and by the generation every lookup compares).
-    pub fn fill(&self, ticket: Ticket, key: K, value: V) {
+    fn fill(&self, ticket: Ticket, key: K, value: V) {
         let Some(inner) = &self.0 else { return };
         if inner.generation.load(Ordering::Acquire) != ticket.0 || !inner.in_use() {
             return;
@@ -184,7 +184,8 @@ where
     }
 
     /// The generation reads start in now.
-    pub fn ticket(&self) -> Ticket {
+    #[cfg(test)]
+    fn ticket(&self) -> Ticket {
         Ticket(
             self.0
                 .as_ref()
@@ -193,7 +194,8 @@ where
     }
 
     /// The value kept for `key`, if it is current and the cache in use.
-    pub fn get(&self, key: &K) -> Option<V> {
+    #[cfg(test)]
+    fn get(&self, key: &K) -> Option<V> {
         let inner = self.0.as_ref().filter(|inner| inner.in_use())?;
         let generation = inner.generation.load(Ordering::Acquire);
         let entry = inner.entries.get(key)?;
@@ -206,7 +208,8 @@ where
     }
 
     /// Whether the cache is on (it may still be out of use while not listening).
-    pub fn is_on(&self) -> bool {
+    #[cfg(test)]
+    fn is_on(&self) -> bool {
         self.0.is_some()
     }
 
